@@ -1,0 +1,180 @@
+package components
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// DockerRuntime is what every local container shares.
+type DockerRuntime struct {
+	// Network is the stack's Docker network; required. Containers join it under their
+	// component's name, so that "db", "cache", "mercure" and "app" resolve as hosts.
+	Network *Network
+	// HostIP is the address that published ports bind to; default "127.0.0.1".
+	HostIP string
+	// WaitTimeout is how many seconds a container may take to become healthy; default 300.
+	WaitTimeout int
+}
+
+func (rt DockerRuntime) withDefaults() DockerRuntime {
+	if rt.HostIP == "" {
+		rt.HostIP = "127.0.0.1"
+	}
+	if rt.WaitTimeout == 0 {
+		rt.WaitTimeout = 300
+	}
+	return rt
+}
+
+func (rt DockerRuntime) validate(component string) error {
+	if rt.Network == nil {
+		return fieldError(component, "Runtime.Network", "set", "nil")
+	}
+	if rt.WaitTimeout < 10 {
+		return fieldError(component, "Runtime.WaitTimeout", "at least 10 seconds", rt.WaitTimeout)
+	}
+	return nil
+}
+
+// healthCheck is a container health check in the shape both Docker and ECS take.
+type healthCheck struct {
+	command     string // run with /bin/sh -c; exit 0 means healthy
+	interval    int    // seconds between checks
+	timeout     int    // seconds one check may take
+	retries     int    // failures in a row before the container is unhealthy
+	startPeriod int    // seconds of grace after start, when failures don't count
+}
+
+func (h healthCheck) docker() *docker.ContainerHealthcheckArgs {
+	return &docker.ContainerHealthcheckArgs{
+		Tests:       pulumi.StringArray{pulumi.String("CMD-SHELL"), pulumi.String(h.command)},
+		Interval:    pulumi.String(fmt.Sprintf("%ds", h.interval)),
+		Timeout:     pulumi.String(fmt.Sprintf("%ds", h.timeout)),
+		Retries:     pulumi.Int(h.retries),
+		StartPeriod: pulumi.String(fmt.Sprintf("%ds", h.startPeriod)),
+	}
+}
+
+// containerSpec is what differs between the stack's containers; newContainer adds the rest.
+type containerSpec struct {
+	image    pulumi.StringInput
+	memoryMb int
+	env      pulumi.StringArray // "KEY=value" entries; secret values stay secret
+	command  []string
+	health   healthCheck
+	volumes  docker.ContainerVolumeArray
+	uploads  docker.ContainerUploadArray
+	ports    map[int]int // container port -> host port; a host port of 0 is not published
+	hosts    docker.ContainerHostArray
+}
+
+// newContainer runs one of the stack's containers the way docker compose would: on the
+// stack's network under the component's name, restarted unless stopped, with a memory
+// limit, rotated logs and a health check that `pulumi up` waits for.
+func newContainer(ctx *pulumi.Context, name string, rt DockerRuntime, spec containerSpec, opts ...pulumi.ResourceOption) (*docker.Container, error) {
+	var ports docker.ContainerPortArray
+	for internal, external := range spec.ports {
+		if external == 0 {
+			continue
+		}
+		ports = append(ports, docker.ContainerPortArgs{
+			Internal: pulumi.Int(internal),
+			External: pulumi.Int(external),
+			Ip:       pulumi.String(rt.HostIP),
+		})
+	}
+	var command pulumi.StringArray
+	for _, c := range spec.command {
+		command = append(command, pulumi.String(c))
+	}
+	return docker.NewContainer(ctx, name+"-container", &docker.ContainerArgs{
+		Name:        pulumi.String(physicalName(ctx, name)),
+		Image:       spec.image,
+		Command:     command,
+		Envs:        spec.env,
+		Restart:     pulumi.String("unless-stopped"),
+		Memory:      pulumi.Int(spec.memoryMb),
+		Healthcheck: spec.health.docker(),
+		Wait:        pulumi.Bool(true),
+		WaitTimeout: pulumi.Int(rt.WaitTimeout),
+		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
+			docker.ContainerNetworksAdvancedArgs{
+				Name:    rt.Network.Name,
+				Aliases: pulumi.StringArray{pulumi.String(name)},
+			},
+		},
+		Ports:     ports,
+		Volumes:   spec.volumes,
+		Uploads:   spec.uploads,
+		Hosts:     spec.hosts,
+		LogDriver: pulumi.String("json-file"),
+		LogOpts:   pulumi.StringMap{"max-size": pulumi.String("10m"), "max-file": pulumi.String("3")},
+		Labels:    labels(ctx, name),
+	}, opts...)
+}
+
+func labels(ctx *pulumi.Context, component string) docker.ContainerLabelArray {
+	return docker.ContainerLabelArray{
+		docker.ContainerLabelArgs{Label: pulumi.String("sudoku.stack"), Value: pulumi.String(ctx.Stack())},
+		docker.ContainerLabelArgs{Label: pulumi.String("sudoku.component"), Value: pulumi.String(component)},
+	}
+}
+
+// newVolume creates a named data volume. Unless deleteOnDestroy is set, the volume
+// outlives `pulumi destroy` (as with `docker compose down` without -v), and a change that
+// would replace it leaves the old volume and its data in place.
+func newVolume(ctx *pulumi.Context, name string, deleteOnDestroy bool, parent pulumi.Resource) (*docker.Volume, error) {
+	opts := []pulumi.ResourceOption{pulumi.Parent(parent)}
+	if !deleteOnDestroy {
+		opts = append(opts, pulumi.RetainOnDelete(true))
+	}
+	return docker.NewVolume(ctx, name+"-data", &docker.VolumeArgs{
+		Name: pulumi.String(physicalName(ctx, name+"-data")),
+		Labels: docker.VolumeLabelArray{
+			docker.VolumeLabelArgs{Label: pulumi.String("sudoku.stack"), Value: pulumi.String(ctx.Stack())},
+		},
+	}, opts...)
+}
+
+// imageBuild says how to build one of the stack's images.
+type imageBuild struct {
+	context    string            // build context directory
+	dockerfile string            // Dockerfile path; "" means <context>/Dockerfile
+	target     string            // multi-stage target; "" builds the last stage
+	args       map[string]string // build arguments
+}
+
+func (b imageBuild) dockerArgs() *docker.DockerBuildArgs {
+	dockerfile := b.dockerfile
+	if dockerfile == "" {
+		dockerfile = b.context + "/Dockerfile"
+	}
+	args := &docker.DockerBuildArgs{
+		Context:        pulumi.String(b.context),
+		Dockerfile:     pulumi.String(dockerfile),
+		BuilderVersion: docker.BuilderVersionBuilderBuildKit,
+	}
+	if b.target != "" {
+		args.Target = pulumi.String(b.target)
+	}
+	if len(b.args) > 0 {
+		m := pulumi.StringMap{}
+		for k, v := range b.args {
+			m[k] = pulumi.String(v)
+		}
+		args.Args = m
+	}
+	return args
+}
+
+// newLocalImage builds an image into the local Docker engine without pushing it.
+// Containers refer to it by its ID (repoDigest), so a rebuilt image replaces them.
+func newLocalImage(ctx *pulumi.Context, name string, build imageBuild, parent pulumi.Resource) (*docker.Image, error) {
+	return docker.NewImage(ctx, name+"-image", &docker.ImageArgs{
+		ImageName: pulumi.String(physicalName(ctx, name) + ":local"),
+		Build:     build.dockerArgs(),
+		SkipPush:  pulumi.Bool(true),
+	}, pulumi.Parent(parent))
+}

@@ -1,0 +1,116 @@
+package components
+
+import (
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// PhpPort is the port Nginx listens on inside the app container (unprivileged).
+const PhpPort = 8080
+
+// PhpService is the Symfony app: PHP 8.2 FPM and Nginx in one image built from docker/php,
+// run as a container locally and as an auto-scaled ECS service on AWS.
+type PhpService struct {
+	pulumi.ResourceState
+
+	// ServiceName is the container's name, or the ECS service's name.
+	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
+	// ImageRef is the image the service runs, by digest (local: image ID).
+	ImageRef pulumi.StringOutput `pulumi:"imageRef"`
+
+	// Image is the built image (both targets; pushed to ECR on AWS).
+	Image *docker.Image
+	// Container is the app container (Docker only).
+	Container *docker.Container
+	// Repository, TaskDefinition, Service and LogGroup are the ECS side (AWS only).
+	Repository     *ecr.Repository
+	TaskDefinition *ecs.TaskDefinition
+	Service        *ecs.Service
+	LogGroup       *cloudwatch.LogGroup
+}
+
+func (p *PhpService) registerOutputs(ctx *pulumi.Context) error {
+	return ctx.RegisterResourceOutputs(p, pulumi.Map{
+		"serviceName": p.ServiceName,
+		"imageRef":    p.ImageRef,
+	})
+}
+
+// PhpEnv is what the app is told about its environment, on both targets.
+type PhpEnv struct {
+	// AppEnv is Symfony's APP_ENV: dev, test or prod; required.
+	AppEnv string
+	// Database, Cache and Mercure are the services the app uses; required.
+	Database *Database
+	Cache    *Cache
+	Mercure  *MercureHub
+	// MercurePublicURL is the hub's URL as browsers reach it; required.
+	MercurePublicURL pulumi.StringInput
+}
+
+func (e PhpEnv) validate(component string) error {
+	switch e.AppEnv {
+	case "dev", "test", "prod":
+	default:
+		return fieldError(component, "Env.AppEnv", "dev, test or prod", fmt.Sprintf("%q", e.AppEnv))
+	}
+	if e.Database == nil || e.Cache == nil || e.Mercure == nil || e.MercurePublicURL == nil {
+		return fieldError(component, "Env", "given a Database, Cache, Mercure hub and MercurePublicURL", "a missing one")
+	}
+	return nil
+}
+
+// plain is the environment that holds no secret.
+func (e PhpEnv) plain() map[string]pulumi.StringInput {
+	return map[string]pulumi.StringInput{
+		"APP_ENV":            pulumi.String(e.AppEnv),
+		"MERCURE_URL":        e.Mercure.InternalURL,
+		"MERCURE_PUBLIC_URL": e.MercurePublicURL,
+	}
+}
+
+// secrets is the environment that does; appSecret is Symfony's APP_SECRET.
+func (e PhpEnv) secrets(appSecret Secret) map[string]Secret {
+	return map[string]Secret{
+		"APP_SECRET":                 appSecret,
+		"DATABASE_URL":               e.Database.URLSecret,
+		"REDIS_URL":                  e.Cache.URLSecret,
+		"MERCURE_PUBLISHER_JWT_KEY":  e.Mercure.PublisherKey,
+		"MERCURE_SUBSCRIBER_JWT_KEY": e.Mercure.SubscriberKey,
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// phpHealth asks the app's status page, through Nginx and PHP-FPM. It checks that the app
+// serves, not that MySQL and Redis answer: an outage of either must not get every app
+// container killed and restarted. status.php reports them in its JSON body.
+var phpHealth = healthCheck{
+	command:     fmt.Sprintf("curl -fsS -o /dev/null http://127.0.0.1:%d/status.php", PhpPort),
+	interval:    15,
+	timeout:     5,
+	retries:     3,
+	startPeriod: 30,
+}
+
+func validateAppPath(component, path string) error {
+	info, err := os.Stat(path)
+	if err != nil || !info.IsDir() {
+		return fieldError(component, "AppPath", "a directory with the app's source", fmt.Sprintf("%q", path))
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+// Package mocks runs the Pulumi program against the SDK's mock engine, in tests. It behaves
+// as the engine does where it matters to the tests: a duplicate URN is an error, outputs the
+// provider marks secret are secret, and every resource gets realistic outputs (IDs, ARNs,
+// endpoints) for its type.
+package mocks
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Resource is one registered resource, as the engine would have seen it.
+type Resource struct {
+	URN      string
+	Type     string
+	Name     string
+	Parent   string // parent URN; "" for the stack's direct children
+	Provider string // provider reference ("urn::id"); "" for the default provider
+	Custom   bool
+	Inputs   resource.PropertyMap
+	Outputs  resource.PropertyMap
+
+	Protect                 bool
+	RetainOnDelete          bool
+	DeleteBeforeReplace     bool
+	IgnoreChanges           []string
+	ReplaceOnChanges        []string
+	Dependencies            []string
+	AdditionalSecretOutputs []string
+}
+
+// Monitor is a pulumi.MockResourceMonitor that records what the program registers.
+type Monitor struct {
+	Project, Stack string
+
+	mu        sync.Mutex
+	resources map[string]*Resource
+	order     []string
+}
+
+// New returns a monitor for project and stack.
+func New(project, stack string) *Monitor {
+	return &Monitor{Project: project, Stack: stack, resources: map[string]*Resource{}}
+}
+
+// Run runs program against a fresh monitor with the given config (keys "project:key").
+func Run(project, stack string, config map[string]string, program pulumi.RunFunc) (*Monitor, error) {
+	m := New(project, stack)
+	err := pulumi.RunErr(program, pulumi.WithMocks(project, stack, m), func(info *pulumi.RunInfo) {
+		info.Config = config
+	})
+	return m, err
+}
+
+func (m *Monitor) urn(parent, typ, name string) string {
+	parentType := tokens.Type("")
+	if p := resource.URN(parent); p != "" && p.QualifiedType() != resource.RootStackType {
+		parentType = p.QualifiedType()
+	}
+	return string(resource.NewURN(tokens.QName(m.Stack), tokens.PackageName(m.Project), parentType, tokens.Type(typ), name))
+}
+
+// NewResource records a registration and answers with mock outputs for its type.
+func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	rpc := args.RegisterRPC
+	parent := ""
+	r := &Resource{Type: args.TypeToken, Name: args.Name, Provider: args.Provider, Custom: args.Custom, Inputs: args.Inputs}
+	if rpc != nil {
+		parent = rpc.GetParent()
+		r.Protect = rpc.GetProtect()
+		r.RetainOnDelete = rpc.GetRetainOnDelete()
+		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
+		r.IgnoreChanges = rpc.GetIgnoreChanges()
+		r.ReplaceOnChanges = rpc.GetReplaceOnChanges()
+		r.Dependencies = rpc.GetDependencies()
+		r.AdditionalSecretOutputs = rpc.GetAdditionalSecretOutputs()
+	}
+	r.Parent = parent
+	r.URN = m.urn(parent, args.TypeToken, args.Name)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, dup := m.resources[r.URN]; dup {
+		// The engine refuses a second resource with the same type and name under the same
+		// parent type; so do we.
+		return "", nil, fmt.Errorf("duplicate resource URN %q; try giving it a unique name", r.URN)
+	}
+	id, outputs := mockOutputs(r, m.Stack)
+	for _, k := range r.AdditionalSecretOutputs {
+		if v, ok := outputs[resource.PropertyKey(k)]; ok && !v.IsSecret() {
+			outputs[resource.PropertyKey(k)] = resource.MakeSecret(v)
+		}
+	}
+	r.Outputs = outputs
+	m.resources[r.URN] = r
+	m.order = append(m.order, r.URN)
+	if !args.Custom {
+		id = ""
+	}
+	return id, outputs, nil
+}
+
+// Call answers the provider functions (invokes) the program uses.
+func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	if out, ok := mockInvoke(args.Token, args.Args); ok {
+		return out, nil
+	}
+	return nil, fmt.Errorf("mocks: no mock for invoke %s", args.Token)
+}
+
+// Resources returns every registered resource, sorted by URN (a stable order).
+func (m *Monitor) Resources() []*Resource {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Resource, 0, len(m.resources))
+	for _, urn := range m.order {
+		out = append(out, m.resources[urn])
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].URN < out[j].URN })
+	return out
+}
+
+// OfType returns the resources with the given type token.
+func (m *Monitor) OfType(typ string) []*Resource {
+	var out []*Resource
+	for _, r := range m.Resources() {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Named returns the resource with the given type and name, or nil.
+func (m *Monitor) Named(typ, name string) *Resource {
+	for _, r := range m.OfType(typ) {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// ParentOf returns r's parent resource, or nil when r is a child of the stack.
+func (m *Monitor) ParentOf(r *Resource) *Resource {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.resources[r.Parent]
+}
+
+// fakeHex is a stable, realistic-looking hex string derived from seed.
+func fakeHex(seed string, n int) string {
+	sum := sha256.Sum256([]byte(seed))
+	h := hex.EncodeToString(sum[:])
+	for len(h) < n {
+		h += h
+	}
+	return h[:n]
+}
+
+// sanitize makes a name usable in fake identifiers.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '-'
+	}, s)
+}
