@@ -175,3 +175,49 @@ func sanitize(s string) string {
 		return '-'
 	}, s)
 }
+
+// Key is a property name, for indexing Inputs and Outputs.
+func Key(name string) resource.PropertyKey { return resource.PropertyKey(name) }
+
+// DependsOn reports whether r waits for the resource named dep: through an input that
+// comes from it, or an explicit dependsOn.
+func (m *Monitor) DependsOn(r *Resource, dep string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, urn := range r.Dependencies {
+		if d, ok := m.resources[urn]; ok && d.Name == dep {
+			return true
+		}
+	}
+	return false
+}
+
+// Flatten renders a plain value (string, list, map, as Mappable gives) as one string, for
+// "does it mention X" checks.
+func Flatten(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	case []any:
+		parts := make([]string, len(t))
+		for i, e := range t {
+			parts[i] = Flatten(e)
+		}
+		return strings.Join(parts, " ")
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + "=" + Flatten(t[k])
+		}
+		return strings.Join(parts, " ")
+	default:
+		return fmt.Sprint(t)
+	}
+}
