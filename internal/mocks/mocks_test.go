@@ -97,10 +97,10 @@ func TestStackConfig(t *testing.T) {
 		t.Errorf("overrides: %v %v", cfg, err)
 	}
 	for file, want := range map[string]string{
-		"config:\n  p:colour: red\n":                 "p:colour is not declared",
-		"config:\n  p:size: big\n":                   "declared integer",
+		"config:\n  p:colour: red\n":               "p:colour is not declared",
+		"config:\n  p:size: big\n":                 "declared integer",
 		"config:\n  p:size:\n    secure: AAAbbb\n": "is encrypted",
-		"config: [\n":                                "Pulumi.dev.yaml",
+		"config: [\n":                              "Pulumi.dev.yaml",
 	} {
 		if _, err := StackConfig(writeProject(t, file), "dev"); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want %q", file, err, want)
