@@ -1,0 +1,31 @@
+# Everyday commands. `make help` lists them. The local stack needs Docker, the Pulumi CLI and
+# Go; the staging commands need AWS credentials and the staging state backend (see README).
+SHELL := /usr/bin/env bash
+.DEFAULT_GOAL := help
+
+STACK ?= local
+export STACK
+
+.PHONY: help up preview down destroy test golden lint
+
+help: ## List the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-16s %s\n", $$1, $$2}'
+	@echo "  (STACK=name picks another local stack; default: local)"
+
+up: ## Bring the local stack up on Docker (creates it on first use)
+	@scripts/local.sh up
+
+preview: ## Show what `make up` would change in the local stack
+	@scripts/local.sh preview
+
+down: ## Remove the local stack's containers and network; keep its data volumes
+	@scripts/local.sh down
+
+destroy: ## Remove the local stack and delete its data volumes and images
+	@scripts/local.sh destroy
+
+test: ## Run the test suite (the same command CI runs)
+	go test ./...
+
+golden: ## Regenerate the golden files and the README's config table after an intended change
+	go test . -run 'Golden|ReadmeConfigTable' -update

@@ -1,0 +1,42 @@
+# shellcheck shell=bash
+# Shared by the scripts in this folder: clear failures, and commands that cannot hang.
+
+die() {
+	echo "error: $*" >&2
+	exit 1
+}
+
+# need CMD HINT: stop at once, saying what to install, when CMD is missing.
+need() {
+	command -v "$1" >/dev/null 2>&1 || die "$1 is not installed. $2"
+}
+
+# with_timeout SECONDS CMD...: run CMD, killing it after SECONDS (coreutils' timeout where
+# there is one; a watchdog elsewhere, as on macOS).
+with_timeout() {
+	local secs=$1
+	shift
+	if command -v timeout >/dev/null 2>&1; then
+		timeout "$secs" "$@"
+		return
+	fi
+	"$@" &
+	local pid=$!
+	(sleep "$secs" && kill "$pid" 2>/dev/null) &
+	local watchdog=$!
+	local status=0
+	wait "$pid" || status=$?
+	kill "$watchdog" 2>/dev/null || true
+	return "$status"
+}
+
+need_pulumi() {
+	need pulumi "Install the Pulumi CLI: https://www.pulumi.com/docs/install/ (curl -fsSL https://get.pulumi.com | sh, or brew install pulumi/tap/pulumi)."
+	need go "Install Go 1.26.6 or newer (https://go.dev/dl/): Pulumi builds this program with it."
+}
+
+need_docker() {
+	need docker "Install Docker: https://docs.docker.com/get-docker/ (Docker Desktop, or Docker Engine on Linux)."
+	with_timeout 20 docker info >/dev/null 2>&1 ||
+		die "the Docker engine does not answer ('docker info' failed or took over 20 s). Start Docker Desktop or the docker service; check DOCKER_HOST and 'docker context ls'."
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs Pulumi for a local (Docker) stack with no Pulumi Cloud account: state in a file backend
+# (as `pulumi login --local` keeps it, without changing your login) and secrets encrypted with
+# a passphrase generated once for you.
+#
+#   scripts/local.sh up|preview|down|destroy     (STACK=name for another stack; default: local)
+#   scripts/local.sh pulumi ARGS...               (any pulumi command, for that stack)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+action=${1:-}
+stack=${STACK:-local}
+case "$action" in
+up | preview | down | destroy | pulumi) ;;
+*) die "usage: scripts/local.sh up|preview|down|destroy|pulumi [ARGS...]" ;;
+esac
+
+need_pulumi
+need_docker
+
+export PULUMI_BACKEND_URL=${SUDOKU_LOCAL_BACKEND:-file://~}
+export PULUMI_SKIP_UPDATE_CHECK=true
+if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+	passphrase_file=${XDG_CONFIG_HOME:-$HOME/.config}/sudoku/pulumi-passphrase
+	if [ ! -s "$passphrase_file" ]; then
+		mkdir -p "$(dirname "$passphrase_file")"
+		(umask 077 && head -c 32 /dev/urandom | base64 >"$passphrase_file")
+		echo "Generated the passphrase that encrypts your local stacks' secrets: $passphrase_file"
+	fi
+	export PULUMI_CONFIG_PASSPHRASE_FILE=$passphrase_file
+fi
+
+# Selects the stack, creating it on first use. A new stack needs no Pulumi.<stack>.yaml: it
+# targets Docker with Pulumi.yaml's defaults.
+pulumi stack select "$stack" --create --secrets-provider passphrase --non-interactive >/dev/null
+
+case "$action" in
+pulumi)
+	shift
+	exec pulumi "$@"
+	;;
+up)
+	pulumi up --stack "$stack" --yes --non-interactive
+	echo
+	pulumi stack output --stack "$stack"
+	;;
+preview)
+	pulumi preview --stack "$stack" --diff --non-interactive
+	;;
+down)
+	pulumi destroy --stack "$stack" --yes --non-interactive
+	echo "Stack $stack is down. Its data volumes are kept for the next 'make up'; 'make destroy' deletes them."
+	;;
+destroy)
+	pulumi destroy --stack "$stack" --yes --non-interactive
+	# The volumes outlived the destroy above (retainOnDelete) unless deleteVolumesOnDestroy
+	# was set; this is where they go, with the images the stack built.
+	for volume in $(docker volume ls -q --filter "label=sudoku.stack=$stack"); do
+		docker volume rm "$volume"
+	done
+	for image in $(docker image ls -q --filter "reference=sudoku-$(echo "$stack" | tr "[:upper:]" "[:lower:]")-*"); do
+		docker image rm -f "$image" >/dev/null
+	done
+	echo "Stack $stack is destroyed, with its data volumes and images."
+	;;
+esac
