@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,6 +30,7 @@ type Config struct {
 	MercureCorsOrigins []string
 
 	Local LocalConfig
+	Aws   AwsConfig
 }
 
 // LocalConfig is what only the docker target reads.
@@ -47,6 +50,50 @@ type LocalConfig struct {
 	MercureMemoryMb        int
 	PhpMemoryMb            int
 	ProxyMemoryMb          int
+}
+
+// AwsConfig is what only the aws target reads.
+type AwsConfig struct {
+	Region                string
+	Protect               bool
+	VpcCidr               string
+	AzCount               int
+	NatGateways           string
+	DomainName            string
+	HostedZoneID          string
+	CertificateArn        string
+	AlbSslPolicy          string
+	AlbDeletionProtection bool
+	AlbIdleTimeout        int
+	PhpCPU                int
+	PhpMemory             int
+	PhpMinTasks           int
+	PhpMaxTasks           int
+	PhpCPUTarget          int
+	PhpMemoryTarget       int
+	MercureCPU            int
+	MercureMemory         int
+	DBEngineVersion       string
+	DBInstanceClass       string
+	DBInstances           int
+	DBBackupRetentionDays int
+	CacheNodeType         string
+	CacheEngineVersion    string
+	CacheReplica          bool
+	LogRetentionDays      int
+	AlarmEmails           []string
+	Alarms                AlarmThresholds
+}
+
+// AlarmThresholds are the points at which staging's alarms notify.
+type AlarmThresholds struct {
+	HTTP5xxPercent     int
+	LatencyP95Ms       int
+	CPUPercent         int
+	MemoryPercent      int
+	DBFreeableMemoryMb int
+	DBReplicaLagMs     int
+	RedisEvictions     int
 }
 
 // Config keys, their types and defaults. Pulumi.yaml declares the same keys (a test holds the
@@ -80,6 +127,42 @@ var configKeys = []configKey{
 	{"mercureMemoryMb", "integer", 128, "docker", "Memory limit of the Mercure container, in MiB (at least 32)."},
 	{"phpMemoryMb", "integer", 512, "docker", "Memory limit of the app container, in MiB (at least 64)."},
 	{"proxyMemoryMb", "integer", 64, "docker", "Memory limit of the reverse-proxy container, in MiB (at least 16)."},
+
+	{"awsRegion", "string", "eu-central-1", "aws", "AWS region of the stack."},
+	{"protect", "boolean", true, "aws", "Protect Aurora, ElastiCache, the ECR repositories, the secrets and the KMS key from deletion and replacement (Pulumi `protect`, plus Aurora's deletion protection). See Tearing down staging."},
+	{"vpcCidr", "string", "10.0.0.0/16", "aws", "CIDR block of the VPC, from /16 to /20; each subnet gets 1/16 of it."},
+	{"azCount", "integer", 2, "aws", "Availability zones to spread subnets, tasks and the database over (2 to 6)."},
+	{"natGateways", "string", "one-per-az", "aws", "NAT gateways: `one-per-az` (survives an AZ outage), `single` (cheaper), or `none` (VPC endpoints instead)."},
+	{"domainName", "string", "", "aws", "Public host name of the app, such as `staging.example.com`. Needed for HTTPS."},
+	{"hostedZoneId", "string", "", "aws", "Route 53 zone of domainName: with it, the program creates and validates the certificate (unless certificateArn is set) and the alias record."},
+	{"certificateArn", "string", "", "aws", "ACM certificate for domainName, if you have one. Without it and without hostedZoneId, the load balancer serves HTTP only."},
+	{"albSslPolicy", "string", "ELBSecurityPolicy-TLS13-1-2-2021-06", "aws", "TLS policy of the HTTPS listener (TLS 1.3, and 1.2 for older clients)."},
+	{"albDeletionProtection", "boolean", true, "aws", "Deletion protection of the load balancer."},
+	{"albIdleTimeout", "integer", 120, "aws", "Idle timeout of the load balancer, in seconds; above Mercure's 40 s heartbeat (41 to 4000)."},
+	{"phpCpu", "integer", 512, "aws", "CPU units of an app task (Fargate: 256, 512, 1024, 2048, 4096, 8192, 16384)."},
+	{"phpMemory", "integer", 1024, "aws", "Memory of an app task, in MiB; a size Fargate allows with phpCpu."},
+	{"phpMinTasks", "integer", 2, "aws", "Fewest app tasks; with 2 or more, they run in different AZs."},
+	{"phpMaxTasks", "integer", 6, "aws", "Most app tasks auto scaling may run."},
+	{"phpCpuTarget", "integer", 60, "aws", "Average CPU % that auto scaling keeps the app at."},
+	{"phpMemoryTarget", "integer", 75, "aws", "Average memory % that auto scaling keeps the app at."},
+	{"mercureCpu", "integer", 256, "aws", "CPU units of the Mercure task."},
+	{"mercureMemory", "integer", 512, "aws", "Memory of the Mercure task, in MiB."},
+	{"dbEngineVersion", "string", "8.0.mysql_aurora.3.08.2", "aws", "Aurora MySQL version (v3, MySQL 8.0-compatible)."},
+	{"dbInstanceClass", "string", "db.t4g.medium", "aws", "Instance class of the Aurora writer and readers."},
+	{"dbInstances", "integer", 2, "aws", "Aurora instances: a writer plus readers, each in another AZ (1 to 16; 1 has no failover)."},
+	{"dbBackupRetentionDays", "integer", 7, "aws", "Days of automated Aurora backups, for point-in-time recovery (1 to 35)."},
+	{"cacheNodeType", "string", "cache.t3.micro", "aws", "ElastiCache node type."},
+	{"cacheEngineVersion", "string", "7.1", "aws", "ElastiCache Redis engine version."},
+	{"cacheReplica", "boolean", false, "aws", "Add a Redis replica in another AZ, with automatic failover."},
+	{"logRetentionDays", "integer", 7, "aws", "Retention of every CloudWatch log group (services, flow logs, Aurora, Redis)."},
+	{"alarmEmails", "array", []string{}, "aws", "E-mail addresses the alarms notify (each must confirm the subscription). Empty: alarms go to the SNS topic only."},
+	{"alarmHttp5xxPercent", "integer", 5, "aws", "Alarm when more than this % of requests fail with a 5xx."},
+	{"alarmLatencyP95Ms", "integer", 1500, "aws", "Alarm when the app's p95 response time exceeds this, in ms."},
+	{"alarmCpuPercent", "integer", 80, "aws", "Alarm when a service, Aurora or Redis uses more CPU than this %."},
+	{"alarmMemoryPercent", "integer", 85, "aws", "Alarm when a service or Redis uses more memory than this %."},
+	{"alarmDbFreeableMemoryMb", "integer", 256, "aws", "Alarm when an Aurora instance has less freeable memory than this, in MiB."},
+	{"alarmDbReplicaLagMs", "integer", 1000, "aws", "Alarm when an Aurora reader lags the writer by more than this, in ms."},
+	{"alarmRedisEvictions", "integer", 100, "aws", "Alarm when Redis evicts more keys than this in 5 minutes."},
 }
 
 func lookupKey(name string) configKey {
@@ -225,6 +308,7 @@ func loadConfig(ctx *pulumi.Context) (*Config, error) {
 		}
 	}
 	c.Local = loadLocalConfig(r)
+	c.Aws = loadAwsConfig(r)
 	return c, r.err()
 }
 
@@ -271,4 +355,120 @@ func loadLocalConfig(r *reader) LocalConfig {
 		seen[p.port] = p.key
 	}
 	return l
+}
+
+var (
+	awsRegion     = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
+	auroraVersion = regexp.MustCompile(`^8\.0\.mysql_aurora\.3\.[0-9]{2}\.[0-9]+$`)
+	dbClass       = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
+	cacheClass    = regexp.MustCompile(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
+	redisVersion  = regexp.MustCompile(`^[67]\.[0-9]+$`)
+	hostName      = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	zoneID        = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
+	acmArn        = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
+	email         = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+)
+
+// CloudWatch Logs accepts only these retention periods, in days.
+var logRetentions = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+func loadAwsConfig(r *reader) AwsConfig {
+	a := AwsConfig{
+		Region:                r.str("awsRegion"),
+		Protect:               r.boolean("protect"),
+		VpcCidr:               r.str("vpcCidr"),
+		AzCount:               r.integer("azCount", 2, 6),
+		NatGateways:           r.oneOf("natGateways", "one-per-az", "single", "none"),
+		DomainName:            strings.ToLower(strings.TrimSuffix(r.str("domainName"), ".")),
+		HostedZoneID:          r.str("hostedZoneId"),
+		CertificateArn:        r.str("certificateArn"),
+		AlbSslPolicy:          r.str("albSslPolicy"),
+		AlbDeletionProtection: r.boolean("albDeletionProtection"),
+		AlbIdleTimeout:        r.integer("albIdleTimeout", 41, 4000),
+		PhpCPU:                r.integer("phpCpu", 256, 16384),
+		PhpMemory:             r.integer("phpMemory", 512, 122880),
+		PhpMinTasks:           r.integer("phpMinTasks", 1, 100),
+		PhpMaxTasks:           r.integer("phpMaxTasks", 1, 100),
+		PhpCPUTarget:          r.integer("phpCpuTarget", 10, 95),
+		PhpMemoryTarget:       r.integer("phpMemoryTarget", 10, 95),
+		MercureCPU:            r.integer("mercureCpu", 256, 16384),
+		MercureMemory:         r.integer("mercureMemory", 512, 122880),
+		DBEngineVersion:       r.str("dbEngineVersion"),
+		DBInstanceClass:       r.str("dbInstanceClass"),
+		DBInstances:           r.integer("dbInstances", 1, 16),
+		DBBackupRetentionDays: r.integer("dbBackupRetentionDays", 1, 35),
+		CacheNodeType:         r.str("cacheNodeType"),
+		CacheEngineVersion:    r.str("cacheEngineVersion"),
+		CacheReplica:          r.boolean("cacheReplica"),
+		LogRetentionDays:      r.integer("logRetentionDays", 1, 3653),
+		AlarmEmails:           r.list("alarmEmails"),
+		Alarms: AlarmThresholds{
+			HTTP5xxPercent:     r.integer("alarmHttp5xxPercent", 1, 100),
+			LatencyP95Ms:       r.integer("alarmLatencyP95Ms", 10, 60000),
+			CPUPercent:         r.integer("alarmCpuPercent", 1, 100),
+			MemoryPercent:      r.integer("alarmMemoryPercent", 1, 100),
+			DBFreeableMemoryMb: r.integer("alarmDbFreeableMemoryMb", 1, 1048576),
+			DBReplicaLagMs:     r.integer("alarmDbReplicaLagMs", 1, 3600000),
+			RedisEvictions:     r.integer("alarmRedisEvictions", 0, 100000000),
+		},
+	}
+	match := func(key, value string, re *regexp.Regexp, allowed string) {
+		if !re.MatchString(value) {
+			r.fail(key, allowed, strconv.Quote(value))
+		}
+	}
+	match("awsRegion", a.Region, awsRegion, "an AWS region such as eu-central-1")
+	match("dbEngineVersion", a.DBEngineVersion, auroraVersion, "an Aurora MySQL 3 version such as 8.0.mysql_aurora.3.08.2")
+	match("dbInstanceClass", a.DBInstanceClass, dbClass, "an RDS instance class such as db.t4g.medium")
+	match("cacheNodeType", a.CacheNodeType, cacheClass, "an ElastiCache node type such as cache.t3.micro")
+	match("cacheEngineVersion", a.CacheEngineVersion, redisVersion, "a Redis engine version such as 7.1")
+	if !strings.HasPrefix(a.AlbSslPolicy, "ELBSecurityPolicy-TLS13-") {
+		r.fail("albSslPolicy", "an ELB security policy with TLS 1.3 (ELBSecurityPolicy-TLS13-...)", strconv.Quote(a.AlbSslPolicy))
+	}
+	if _, network, err := net.ParseCIDR(a.VpcCidr); err != nil || network.IP.To4() == nil || network.String() != a.VpcCidr {
+		r.fail("vpcCidr", "an IPv4 network in CIDR form such as 10.0.0.0/16", strconv.Quote(a.VpcCidr))
+	} else if ones, _ := network.Mask.Size(); ones < 16 || ones > 20 {
+		r.fail("vpcCidr", "a network from /16 to /20 (each subnet gets 1/16 of it)", strconv.Quote(a.VpcCidr))
+	}
+	loadHTTPSConfig(r, &a)
+	if !components.ValidFargateSize(a.PhpCPU, a.PhpMemory) {
+		r.fail("phpMemory", fmt.Sprintf("a size Fargate allows with phpCpu %d", a.PhpCPU), a.PhpMemory)
+	}
+	if !components.ValidFargateSize(a.MercureCPU, a.MercureMemory) {
+		r.fail("mercureMemory", fmt.Sprintf("a size Fargate allows with mercureCpu %d", a.MercureCPU), a.MercureMemory)
+	}
+	if a.PhpMaxTasks < a.PhpMinTasks {
+		r.fail("phpMaxTasks", fmt.Sprintf("at least phpMinTasks (%d)", a.PhpMinTasks), a.PhpMaxTasks)
+	}
+	if !slices.Contains(logRetentions, a.LogRetentionDays) {
+		r.fail("logRetentionDays", "a period CloudWatch Logs offers: 1, 3, 5, 7, 14, 30, 60, 90, ... days", a.LogRetentionDays)
+	}
+	for _, e := range a.AlarmEmails {
+		if !email.MatchString(e) {
+			r.fail("alarmEmails", "a list of e-mail addresses", strconv.Quote(e))
+		}
+	}
+	return a
+}
+
+// loadHTTPSConfig checks that the domain, zone and certificate keys make one of the three
+// supported setups: a certificate you have, one the program creates, or HTTP only.
+func loadHTTPSConfig(r *reader, a *AwsConfig) {
+	if a.DomainName != "" && !hostName.MatchString(a.DomainName) {
+		r.fail("domainName", "a DNS host name such as staging.example.com", strconv.Quote(a.DomainName))
+	}
+	if a.HostedZoneID != "" && !zoneID.MatchString(a.HostedZoneID) {
+		r.fail("hostedZoneId", "a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ", strconv.Quote(a.HostedZoneID))
+	}
+	if a.CertificateArn != "" && !acmArn.MatchString(a.CertificateArn) {
+		r.fail("certificateArn", "an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)", strconv.Quote(a.CertificateArn))
+	}
+	switch {
+	case a.CertificateArn != "" && a.DomainName == "":
+		r.fail("domainName", "set when certificateArn is (the certificate's host name, which the app's URL uses)", `""`)
+	case a.HostedZoneID != "" && a.DomainName == "":
+		r.fail("domainName", "set when hostedZoneId is (the record to create in the zone)", `""`)
+	case a.DomainName != "" && a.HostedZoneID == "" && a.CertificateArn == "":
+		r.fail("hostedZoneId", "set when domainName is, unless certificateArn is (the program needs the zone to validate a new certificate)", `""`)
+	}
 }

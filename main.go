@@ -3,8 +3,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -32,9 +30,9 @@ func build(ctx *pulumi.Context) (pulumi.Map, error) {
 		return nil, err
 	}
 	switch cfg.Target {
-	case "docker":
-		return deployLocal(ctx, cfg)
+	case "aws":
+		return deployAws(ctx, cfg)
 	default:
-		return nil, fmt.Errorf("%s:target %q has no implementation yet", ctx.Project(), cfg.Target)
+		return deployLocal(ctx, cfg)
 	}
 }

@@ -303,3 +303,7 @@ func TestInvalidConfigReportsEveryKey(t *testing.T) {
 		}
 	}
 }
+
+func TestGoldenStaging(t *testing.T) {
+	mocks.AssertGolden(t, "testdata/staging.golden", mocks.Render(mustRun(t, "staging", nil).Monitor))
+}

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
@@ -40,9 +42,12 @@ type MercureHub struct {
 	Image     *docker.Image
 	Container *docker.Container
 	Volume    *docker.Volume
-	// Service and Keys are the ECS service and the JWT keys' secret (AWS only).
-	Service *ecs.Service
-	Keys    *secretsmanager.Secret
+	// Repository, Service, LogGroup and Keys are the ECR repository, the ECS service, its
+	// log group and the JWT keys' secret (AWS only).
+	Repository *ecr.Repository
+	Service    *ecs.Service
+	LogGroup   *cloudwatch.LogGroup
+	Keys       *secretsmanager.Secret
 }
 
 func (m *MercureHub) registerOutputs(ctx *pulumi.Context) error {

@@ -1,6 +1,7 @@
 package components
 
 import (
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -23,10 +24,14 @@ type Network struct {
 	// cache); empty on Docker, where the bridge network is the boundary.
 	SecurityGroupIDs pulumi.StringMapOutput `pulumi:"securityGroupIds"`
 
+	// AvailabilityZones are the AZs the subnets are in, in subnet order (AWS only).
+	AvailabilityZones []string
+
 	// DockerNetwork is the bridge network (Docker only).
 	DockerNetwork *docker.Network
-	// Vpc is the VPC (AWS only).
-	Vpc *ec2.Vpc
+	// Vpc and FlowLogs are the VPC and its flow log group (AWS only).
+	Vpc      *ec2.Vpc
+	FlowLogs *cloudwatch.LogGroup
 }
 
 func (n *Network) registerOutputs(ctx *pulumi.Context) error {

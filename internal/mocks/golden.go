@@ -90,8 +90,10 @@ func renderResource(b *strings.Builder, r *Resource, names map[string]string, de
 		fmt.Fprintf(b, "%soptions: %s\n", indent, strings.Join(opts, " "))
 	}
 	var deps []string
+	seen := map[string]bool{}
 	for _, d := range r.Dependencies {
-		if n, ok := names[d]; ok && d != r.Parent {
+		if n, ok := names[d]; ok && d != r.Parent && !seen[n] {
+			seen[n] = true
 			deps = append(deps, n)
 		}
 	}
@@ -146,21 +148,13 @@ func renderValue(b *strings.Builder, indent, key string, v resource.PropertyValu
 		scalar("{}")
 	case v.IsArray() && len(v.ArrayValue()) == 0:
 		scalar("[]")
-	case v.IsObject():
+	case v.IsObject() || v.IsArray():
 		fmt.Fprintf(b, "%s%s\n", indent, strings.TrimSuffix(label, " "))
-		obj := v.ObjectValue()
-		for _, k := range obj.StableKeys() {
-			renderValue(b, indent+"  ", string(k), obj[k])
-		}
-	case v.IsArray():
-		fmt.Fprintf(b, "%s%s\n", indent, strings.TrimSuffix(label, " "))
-		for _, e := range v.ArrayValue() {
-			renderValue(b, indent+"  ", "-", e)
-		}
+		renderChildren(b, indent+"  ", v)
 	case v.IsString():
 		if j, ok := asJSON(v.StringValue()); ok {
 			fmt.Fprintf(b, "%s%s(json)\n", indent, label)
-			renderValue(b, indent+"  ", "-", j)
+			renderChildren(b, indent+"  ", j)
 			return
 		}
 		scalar(strconv.Quote(v.StringValue()))
@@ -170,6 +164,20 @@ func renderValue(b *strings.Builder, indent, key string, v resource.PropertyValu
 		scalar("ref(" + v.ResourceReferenceValue().URN.Name() + ")")
 	default:
 		scalar(fmt.Sprintf("%v", v.V))
+	}
+}
+
+// renderChildren writes an object's keys or an array's elements.
+func renderChildren(b *strings.Builder, indent string, v resource.PropertyValue) {
+	if v.IsArray() {
+		for _, e := range v.ArrayValue() {
+			renderValue(b, indent, "-", e)
+		}
+		return
+	}
+	obj := v.ObjectValue()
+	for _, k := range obj.StableKeys() {
+		renderValue(b, indent, string(k), obj[k])
 	}
 }
 

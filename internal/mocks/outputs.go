@@ -2,6 +2,7 @@ package mocks
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
@@ -42,8 +43,174 @@ func mockOutputs(r *Resource, stack string) (string, resource.PropertyMap) {
 		id = digest
 	case "docker:index/container:Container":
 		id = fakeHex("container:"+str("name"), 64)
+	default:
+		if strings.HasPrefix(r.Type, "aws:") {
+			id = awsOutputs(r, out, set, str)
+		}
 	}
 	return id, out
+}
+
+// The account and region every mock AWS resource lives in.
+const (
+	Account = "123456789012"
+	Region  = "eu-central-1"
+)
+
+func arn(service, resource string) string {
+	return fmt.Sprintf("arn:aws:%s:%s:%s:%s", service, Region, Account, resource)
+}
+
+// awsOutputs fills in what AWS computes: IDs, ARNs, endpoints, and the names Pulumi
+// generates when the program gives none.
+func awsOutputs(r *Resource, out resource.PropertyMap, set func(string, any), str func(string) string) string {
+	hex := fakeHex(r.Type+":"+r.Name, 17)
+	autoName := func() string {
+		if n := str("name"); n != "" {
+			return n
+		}
+		if p := str("namePrefix"); p != "" {
+			return p + hex[:7]
+		}
+		name := r.Name + "-" + hex[:7]
+		set("name", name)
+		return name
+	}
+	switch r.Type {
+	case "aws:ec2/vpc:Vpc":
+		return "vpc-" + hex
+	case "aws:ec2/subnet:Subnet":
+		return "subnet-" + hex
+	case "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup":
+		id := "sg-" + hex
+		set("arn", arn("ec2", "security-group/"+id))
+		return id
+	case "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule":
+		return "sgr-" + hex
+	case "aws:ec2/internetGateway:InternetGateway":
+		return "igw-" + hex
+	case "aws:ec2/routeTable:RouteTable":
+		return "rtb-" + hex
+	case "aws:ec2/eip:Eip":
+		set("allocationId", "eipalloc-"+hex)
+		return "eipalloc-" + hex
+	case "aws:ec2/natGateway:NatGateway":
+		return "nat-" + hex
+	case "aws:ec2/vpcEndpoint:VpcEndpoint":
+		return "vpce-" + hex
+	case "aws:ec2/flowLog:FlowLog":
+		return "fl-" + hex
+	case "aws:iam/role:Role":
+		name := autoName()
+		set("arn", fmt.Sprintf("arn:aws:iam::%s:role/%s", Account, name))
+		return name
+	case "aws:cloudwatch/logGroup:LogGroup":
+		name := autoName()
+		set("arn", arn("logs", "log-group:"+name))
+		return name
+	case "aws:kms/key:Key":
+		id := fakeUUID(hex)
+		set("arn", arn("kms", "key/"+id))
+		set("keyId", id)
+		return id
+	case "aws:ecs/cluster:Cluster":
+		name := autoName()
+		set("arn", arn("ecs", "cluster/"+name))
+		return arn("ecs", "cluster/"+name)
+	case "aws:ecs/taskDefinition:TaskDefinition":
+		set("arn", arn("ecs", "task-definition/"+str("family")+":1"))
+		set("revision", 1)
+		return str("family")
+	case "aws:ecs/service:Service":
+		name := autoName()
+		return arn("ecs", "service/"+name)
+	case "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace":
+		set("arn", arn("servicediscovery", "namespace/ns-"+hex))
+		set("hostedZone", "Z"+strings.ToUpper(hex))
+		return "ns-" + hex
+	case "aws:servicediscovery/service:Service":
+		set("arn", arn("servicediscovery", "service/srv-"+hex))
+		return "srv-" + hex
+	case "aws:lb/loadBalancer:LoadBalancer":
+		name := autoName()
+		suffix := fmt.Sprintf("app/%s/%s", name, hex[:16])
+		set("arn", arn("elasticloadbalancing", "loadbalancer/"+suffix))
+		set("arnSuffix", suffix)
+		set("dnsName", fmt.Sprintf("%s-1234567890.%s.elb.amazonaws.com", name, Region))
+		set("zoneId", "Z215JYRZR1TBD5")
+		return arn("elasticloadbalancing", "loadbalancer/"+suffix)
+	case "aws:lb/targetGroup:TargetGroup":
+		name := autoName()
+		suffix := fmt.Sprintf("targetgroup/%s/%s", name, hex[:16])
+		set("arn", arn("elasticloadbalancing", suffix))
+		set("arnSuffix", suffix)
+		return arn("elasticloadbalancing", suffix)
+	case "aws:lb/listener:Listener", "aws:lb/listenerRule:ListenerRule":
+		a := arn("elasticloadbalancing", "listener/app/"+r.Name+"/"+hex)
+		set("arn", a)
+		return a
+	case "aws:acm/certificate:Certificate":
+		a := arn("acm", "certificate/"+fakeUUID(hex))
+		set("arn", a)
+		set("domainValidationOptions", []any{map[string]any{
+			"domainName":          str("domainName"),
+			"resourceRecordName":  "_" + hex[:10] + "." + str("domainName") + ".",
+			"resourceRecordType":  "CNAME",
+			"resourceRecordValue": "_" + hex[7:17] + ".acm-validations.aws.",
+		}})
+		return a
+	case "aws:acm/certificateValidation:CertificateValidation":
+		return str("certificateArn")
+	case "aws:route53/record:Record":
+		set("fqdn", strings.TrimSuffix(str("name"), "."))
+		return str("zoneId") + "_" + str("name")
+	case "aws:rds/subnetGroup:SubnetGroup", "aws:rds/clusterParameterGroup:ClusterParameterGroup",
+		"aws:elasticache/subnetGroup:SubnetGroup":
+		return autoName()
+	case "aws:rds/cluster:Cluster":
+		id := str("clusterIdentifier")
+		set("arn", arn("rds", "cluster:"+id))
+		set("endpoint", fmt.Sprintf("%s.cluster-c0ffee123456.%s.rds.amazonaws.com", id, Region))
+		set("readerEndpoint", fmt.Sprintf("%s.cluster-ro-c0ffee123456.%s.rds.amazonaws.com", id, Region))
+		return id
+	case "aws:rds/clusterInstance:ClusterInstance":
+		set("arn", arn("rds", "db:"+str("identifier")))
+		return str("identifier")
+	case "aws:elasticache/replicationGroup:ReplicationGroup":
+		id := str("replicationGroupId")
+		set("arn", arn("elasticache", "replicationgroup:"+id))
+		set("primaryEndpointAddress", fmt.Sprintf("master.%s.c0ffee.euc1.cache.amazonaws.com", id))
+		return id
+	case "aws:secretsmanager/secret:Secret":
+		name := autoName()
+		set("name", name)
+		a := arn("secretsmanager", "secret:"+name+"-"+hex[:6])
+		set("arn", a)
+		return a
+	case "aws:ecr/repository:Repository":
+		name := autoName()
+		set("arn", arn("ecr", "repository/"+name))
+		set("registryId", Account)
+		set("repositoryUrl", fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", Account, Region, name))
+		return name
+	case "aws:sns/topic:Topic":
+		name := autoName()
+		set("arn", arn("sns", name))
+		return arn("sns", name)
+	case "aws:cloudwatch/metricAlarm:MetricAlarm":
+		set("arn", arn("cloudwatch", "alarm:"+str("name")))
+		return str("name")
+	case "aws:cloudwatch/dashboard:Dashboard":
+		set("dashboardArn", fmt.Sprintf("arn:aws:cloudwatch::%s:dashboard/%s", Account, str("dashboardName")))
+		return str("dashboardName")
+	}
+	set("arn", arn(strings.Split(r.Type, ":")[1], r.Name))
+	return r.Name + "-" + hex[:7]
+}
+
+func fakeUUID(hex string) string {
+	h := fakeHex(hex, 32)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // repoName is an image name without its tag.
@@ -57,6 +224,31 @@ func repoName(image string) string {
 }
 
 // mockInvoke answers provider functions.
-func mockInvoke(token string, args resource.PropertyMap) (resource.PropertyMap, bool) {
+func mockInvoke(token string, _ resource.PropertyMap) (resource.PropertyMap, bool) {
+	switch token {
+	case "aws:index/getAvailabilityZones:getAvailabilityZones":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"names":   []any{Region + "a", Region + "b", Region + "c"},
+			"zoneIds": []any{"euc1-az2", "euc1-az3", "euc1-az1"},
+			"id":      Region,
+		}), true
+	case "aws:index/getCallerIdentity:getCallerIdentity":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"accountId": Account, "arn": fmt.Sprintf("arn:aws:iam::%s:user/ci", Account), "userId": "AIDAMOCK", "id": Account,
+		}), true
+	case "aws:index/getPartition:getPartition":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws",
+		}), true
+	case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"userName":           "AWS",
+			"password":           "mock-ecr-password",
+			"authorizationToken": "QVdTOm1vY2stZWNyLXBhc3N3b3Jk",
+			"proxyEndpoint":      fmt.Sprintf("https://%s.dkr.ecr.%s.amazonaws.com", Account, Region),
+			"expiresAt":          "2030-01-01T00:00:00Z",
+			"id":                 Region,
+		}), true
+	}
 	return nil, false
 }

@@ -1,0 +1,221 @@
+<?php
+
+// Status of the stand-in app, as JSON: PHP, and whether MySQL and Redis answer.
+//
+// It answers 200 even when MySQL or Redis are down: the container health checks and the
+// load balancer's target checks call it, and an outage of a shared service must not
+// get every app container killed and replaced, which would only add an app outage to
+// it. The body says "degraded" instead. With ?strict=1 it answers 503 when degraded,
+// for a person or a smoke test that wants the whole chain to work.
+//
+// Error messages never carry a password or a whole URL: see redact().
+
+declare(strict_types=1);
+
+// Nothing but the JSON may reach the body, whatever php.ini says.
+ini_set('display_errors', '0');
+// Warnings (e.g. from a failed connection) become exceptions, reported in the body.
+set_error_handler(static function (int $severity, string $message, string $file, int $line): bool {
+    throw new ErrorException($message, 0, $severity, $file, $line);
+});
+
+const TIMEOUT_SECONDS = 2;
+
+/** The value of an environment variable, or null when it is unset or empty. */
+function env(string $name): ?string
+{
+    $value = getenv($name);
+
+    return $value === false || $value === '' ? null : $value;
+}
+
+/**
+ * Replaces each secret in $message by "***", then keeps it short.
+ *
+ * @param list<string> $secrets
+ */
+function redact(string $message, array $secrets): string
+{
+    foreach ($secrets as $secret) {
+        if ($secret !== '') {
+            $message = str_replace($secret, '***', $message);
+        }
+    }
+
+    return strlen($message) > 300 ? substr($message, 0, 300) . '…' : $message;
+}
+
+/**
+ * Runs $check and times it; a check fails by throwing.
+ *
+ * @param callable(): void $check
+ * @param list<string> $secrets strings that must not appear in the error
+ * @return array{ok: bool, error: ?string, latency_ms: float}
+ */
+function timed(callable $check, array $secrets): array
+{
+    $start = hrtime(true);
+    try {
+        $check();
+        $error = null;
+    } catch (Throwable $e) {
+        $error = $e::class . ': ' . redact($e->getMessage(), $secrets);
+    }
+
+    return [
+        'ok' => $error === null,
+        'error' => $error,
+        'latency_ms' => round((hrtime(true) - $start) / 1e6, 2),
+    ];
+}
+
+/** @return array{ok: bool, error: string, latency_ms: float} */
+function notSet(string $name): array
+{
+    return ['ok' => false, 'error' => "$name is not set", 'latency_ms' => 0.0];
+}
+
+/**
+ * The parts of a service URL; user and pass are decoded.
+ *
+ * @param list<string> $schemes
+ * @return array{scheme: string, host: string, port: ?int, user: ?string, pass: ?string, path: string}
+ */
+function parseServiceUrl(string $name, string $url, array $schemes): array
+{
+    $parts = parse_url($url);
+    if ($parts === false || !isset($parts['scheme'], $parts['host'])) {
+        // Not even the URL in the message: it holds the password.
+        throw new InvalidArgumentException("$name is not a valid URL");
+    }
+    if (!in_array($parts['scheme'], $schemes, true)) {
+        throw new InvalidArgumentException("$name must start with " . implode(':// or ', $schemes) . '://');
+    }
+
+    return [
+        'scheme' => $parts['scheme'],
+        'host' => $parts['host'],
+        'port' => $parts['port'] ?? null,
+        'user' => isset($parts['user']) ? rawurldecode($parts['user']) : null,
+        'pass' => isset($parts['pass']) ? rawurldecode($parts['pass']) : null,
+        'path' => $parts['path'] ?? '',
+    ];
+}
+
+/** @return list<string> the forms in which a URL's password could show up in a message */
+function secretsOf(string $url): array
+{
+    $pass = parse_url($url, PHP_URL_PASS);
+    if (!is_string($pass) || $pass === '') {
+        return [$url];
+    }
+
+    return [$url, $pass, rawurldecode($pass)];
+}
+
+/** DATABASE_URL: mysql://user:pass@host:port/dbname?serverVersion=...; runs SELECT 1. */
+function checkDatabase(string $url): void
+{
+    $db = parseServiceUrl('DATABASE_URL', $url, ['mysql']);
+    $dsn = sprintf('mysql:host=%s;port=%d;charset=utf8mb4', $db['host'], $db['port'] ?? 3306);
+    $name = rawurldecode(ltrim($db['path'], '/'));
+    if ($name !== '') {
+        $dsn .= ";dbname=$name";
+    }
+    $options = [
+        PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION,
+        PDO::ATTR_TIMEOUT => TIMEOUT_SECONDS,
+    ];
+    // On AWS, Aurora requires TLS: verify its certificate against the given CA bundle.
+    $ca = env('DATABASE_SSL_CA');
+    if ($ca !== null) {
+        if (!is_readable($ca)) {
+            throw new RuntimeException("DATABASE_SSL_CA ($ca) is not a readable file");
+        }
+        $options[PDO::MYSQL_ATTR_SSL_CA] = $ca;
+        $options[PDO::MYSQL_ATTR_SSL_VERIFY_SERVER_CERT] = true;
+    }
+
+    $pdo = new PDO($dsn, $db['user'] ?? '', $db['pass'] ?? '', $options);
+    if ((int) $pdo->query('SELECT 1')->fetchColumn() !== 1) {
+        throw new UnexpectedValueException('SELECT 1 did not return 1');
+    }
+}
+
+/** REDIS_URL: redis://[user:]pass@host:port, or rediss:// for TLS; runs PING. */
+function checkRedis(string $url): void
+{
+    $redis = parseServiceUrl('REDIS_URL', $url, ['redis', 'rediss']);
+    $tls = $redis['scheme'] === 'rediss';
+    // redis://secret@host is the password alone; redis://user:secret@host an ACL user.
+    [$user, $pass] = $redis['pass'] !== null ? [$redis['user'] ?? '', $redis['pass']] : ['', $redis['user'] ?? ''];
+
+    $r = new Redis();
+    $r->connect(
+        ($tls ? 'tls://' : '') . $redis['host'],
+        $redis['port'] ?? 6379,
+        TIMEOUT_SECONDS,
+        null,
+        0,
+        TIMEOUT_SECONDS,
+        $tls ? ['stream' => ['verify_peer' => true, 'verify_peer_name' => true]] : [],
+    );
+    try {
+        $authenticated = match (true) {
+            $user !== '' => $r->auth([$user, $pass]),
+            $pass !== '' => $r->auth($pass),
+            default => true,
+        };
+        if (!$authenticated) {
+            throw new RuntimeException('AUTH failed: ' . ($r->getLastError() ?? 'no reason given'));
+        }
+        $pong = $r->ping();
+        if ($pong !== true && $pong !== '+PONG' && $pong !== 'PONG') {
+            throw new UnexpectedValueException('PING did not answer PONG');
+        }
+    } finally {
+        $r->close();
+    }
+}
+
+$databaseUrl = env('DATABASE_URL');
+$redisUrl = env('REDIS_URL');
+
+$database = $databaseUrl === null
+    ? notSet('DATABASE_URL')
+    : timed(static fn () => checkDatabase($databaseUrl), secretsOf($databaseUrl));
+$redis = $redisUrl === null
+    ? notSet('REDIS_URL')
+    : timed(static fn () => checkRedis($redisUrl), secretsOf($redisUrl));
+
+$status = $database['ok'] && $redis['ok'] ? 'ok' : 'degraded';
+
+$body = [
+    'status' => $status,
+    'php' => [
+        'version' => PHP_VERSION,
+        'extensions' => [
+            'pdo_mysql' => extension_loaded('pdo_mysql'),
+            'redis' => extension_loaded('redis'),
+            'opcache' => extension_loaded('Zend OPcache'),
+            'intl' => extension_loaded('intl'),
+        ],
+    ],
+    'database' => $database,
+    'redis' => $redis,
+    'mercure' => [
+        'configured' => env('MERCURE_URL') !== null
+            && env('MERCURE_PUBLIC_URL') !== null
+            && env('MERCURE_PUBLISHER_JWT_KEY') !== null,
+    ],
+    'app_env' => env('APP_ENV'),
+];
+
+$strict = ($_GET['strict'] ?? null) === '1';
+http_response_code($strict && $status !== 'ok' ? 503 : 200);
+header('Content-Type: application/json');
+header('Cache-Control: no-store');
+echo json_encode(
+    $body,
+    JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES | JSON_PRESERVE_ZERO_FRACTION | JSON_INVALID_UTF8_SUBSTITUTE | JSON_THROW_ON_ERROR,
+), "\n";

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/servicediscovery"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/sudoku/infra/components"
+)
+
+// deployAws composes the aws target: the VPC, the load balancer, Aurora, ElastiCache, the
+// Mercure hub and the app on ECS Fargate, then alarms and a dashboard. The services come
+// after the load balancer, because an ECS service joins an existing target group.
+func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
+	a := cfg.Aws
+	provider, err := aws.NewProvider(ctx, "aws", &aws.ProviderArgs{
+		Region: pulumi.String(a.Region),
+		DefaultTags: aws.ProviderDefaultTagsArgs{Tags: pulumi.StringMap{
+			"Project":   pulumi.String(ctx.Project()),
+			"Stack":     pulumi.String(ctx.Stack()),
+			"ManagedBy": pulumi.String("pulumi"),
+		}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	withProvider := pulumi.Providers(provider)
+	zones, err := availabilityZones(ctx, a, provider)
+	if err != nil {
+		return nil, err
+	}
+
+	network, err := components.NewAwsNetwork(ctx, "network", &components.AwsNetworkArgs{
+		CidrBlock:            a.VpcCidr,
+		AvailabilityZones:    zones,
+		NatGateways:          a.NatGateways,
+		Region:               a.Region,
+		FlowLogRetentionDays: a.LogRetentionDays,
+	}, withProvider)
+	if err != nil {
+		return nil, err
+	}
+	key, err := dataKey(ctx, a, provider)
+	if err != nil {
+		return nil, err
+	}
+	cluster, err := ecs.NewCluster(ctx, "cluster", &ecs.ClusterArgs{
+		Name: pulumi.String(fmt.Sprintf("%s-%s", ctx.Project(), ctx.Stack())),
+		Settings: ecs.ClusterSettingArray{
+			ecs.ClusterSettingArgs{Name: pulumi.String("containerInsights"), Value: pulumi.String("enabled")},
+		},
+	}, pulumi.Provider(provider))
+	if err != nil {
+		return nil, err
+	}
+	namespace, err := servicediscovery.NewPrivateDnsNamespace(ctx, "namespace", &servicediscovery.PrivateDnsNamespaceArgs{
+		Name:        pulumi.String(namespaceName(ctx.Stack(), ctx.Project())),
+		Description: pulumi.String("Private names of the stack's services"),
+		Vpc:         network.ID,
+	}, pulumi.Provider(provider))
+	if err != nil {
+		return nil, err
+	}
+	rt := components.AwsRuntime{
+		Network:          network,
+		Region:           a.Region,
+		KmsKeyArn:        key.Arn,
+		Cluster:          cluster,
+		Namespace:        namespace,
+		LogRetentionDays: a.LogRetentionDays,
+		Protect:          a.Protect,
+	}
+
+	lb, err := components.NewAwsLoadBalancer(ctx, "lb", &components.AwsLoadBalancerArgs{
+		Runtime:            rt,
+		DomainName:         a.DomainName,
+		HostedZoneID:       a.HostedZoneID,
+		CertificateArn:     a.CertificateArn,
+		SslPolicy:          a.AlbSslPolicy,
+		DeletionProtection: a.AlbDeletionProtection,
+		IdleTimeout:        a.AlbIdleTimeout,
+	}, withProvider)
+	if err != nil {
+		return nil, err
+	}
+	appSG := network.SecurityGroupIDs.MapIndex(pulumi.String(components.TierApp))
+	db, err := components.NewAwsDatabase(ctx, "db", &components.AwsDatabaseArgs{
+		Runtime:               rt,
+		ClientSecurityGroupID: appSG,
+		EngineVersion:         a.DBEngineVersion,
+		InstanceClass:         a.DBInstanceClass,
+		Instances:             a.DBInstances,
+		BackupRetentionDays:   a.DBBackupRetentionDays,
+	}, withProvider)
+	if err != nil {
+		return nil, err
+	}
+	cache, err := components.NewAwsCache(ctx, "cache", &components.AwsCacheArgs{
+		Runtime:               rt,
+		ClientSecurityGroupID: appSG,
+		NodeType:              a.CacheNodeType,
+		EngineVersion:         a.CacheEngineVersion,
+		Replica:               a.CacheReplica,
+	}, withProvider)
+	if err != nil {
+		return nil, err
+	}
+	origins := pulumi.StringArray{lb.URL}
+	for _, o := range cfg.MercureCorsOrigins {
+		origins = append(origins, pulumi.String(o))
+	}
+	mercure, err := components.NewAwsMercureHub(ctx, "mercure", &components.AwsMercureHubArgs{
+		Runtime:        rt,
+		CPU:            a.MercureCPU,
+		Memory:         a.MercureMemory,
+		CorsOrigins:    origins,
+		TargetGroupArn: lb.Targets.MapIndex(pulumi.String("mercure")),
+	}, withProvider)
+	if err != nil {
+		return nil, err
+	}
+	app, err := components.NewAwsPhpService(ctx, "app", &components.AwsPhpServiceArgs{
+		Runtime:        rt,
+		AppPath:        cfg.AppPath,
+		CPU:            a.PhpCPU,
+		Memory:         a.PhpMemory,
+		MinTasks:       a.PhpMinTasks,
+		MaxTasks:       a.PhpMaxTasks,
+		CPUTarget:      a.PhpCPUTarget,
+		MemoryTarget:   a.PhpMemoryTarget,
+		TargetGroupArn: lb.Targets.MapIndex(pulumi.String("app")),
+		Env: components.PhpEnv{
+			AppEnv:           cfg.AppEnv,
+			Database:         db,
+			Cache:            cache,
+			Mercure:          mercure,
+			MercurePublicURL: lb.MercurePublicURL,
+		},
+	}, withProvider)
+	if err != nil {
+		return nil, err
+	}
+	alarms, err := newMonitoring(ctx, a, monitored{lb: lb, cluster: cluster, app: app, mercure: mercure, db: db, cache: cache, keyArn: key.Arn}, provider)
+	if err != nil {
+		return nil, err
+	}
+
+	return pulumi.Map{
+		"url":               lb.URL,
+		"mercureUrl":        lb.MercurePublicURL,
+		"albDnsName":        lb.DNSName,
+		"ecrRepositoryUrls": pulumi.StringMap{"app": app.Repository.RepositoryUrl, "mercure": mercure.Repository.RepositoryUrl},
+		"clusterName":       cluster.Name,
+		"serviceNames":      pulumi.StringMap{"app": app.ServiceName, "mercure": mercure.ServiceName},
+		"dbEndpoint":        db.Host,
+		"dbReaderEndpoint":  db.ReaderHost,
+		"redisEndpoint":     cache.Host,
+		"secretArns": pulumi.StringMap{
+			"database": db.Credentials.Arn,
+			"cache":    cache.Credentials.Arn,
+			"mercure":  mercure.Keys.Arn,
+			"app":      app.Secret.Arn,
+		},
+		"logGroups": pulumi.StringMap{
+			"app":         app.LogGroup.Name,
+			"mercure":     mercure.LogGroup.Name,
+			"vpcFlowLogs": network.FlowLogs.Name,
+		},
+		"alarmTopicArn": alarms.topic.Arn,
+		"dashboardName": alarms.dashboard.DashboardName,
+	}, nil
+}
+
+// availabilityZones takes the first azCount zones of the region that need no opt-in.
+func availabilityZones(ctx *pulumi.Context, a AwsConfig, provider *aws.Provider) ([]string, error) {
+	zones, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
+		State: pulumi.StringRef("available"),
+		Filters: []aws.GetAvailabilityZonesFilter{
+			{Name: "opt-in-status", Values: []string{"opt-in-not-required"}},
+		},
+	}, pulumi.Provider(provider))
+	if err != nil {
+		return nil, fmt.Errorf("listing the availability zones of %s: %w", a.Region, err)
+	}
+	if len(zones.Names) < a.AzCount {
+		return nil, fmt.Errorf("%s:azCount must be at most %d, the zones %s has; got %d",
+			ctx.Project(), len(zones.Names), a.Region, a.AzCount)
+	}
+	return zones.Names[:a.AzCount], nil
+}
+
+// dataKey is the stack's customer-managed KMS key, with yearly rotation. It encrypts Aurora,
+// ElastiCache, the secrets, the ECR repositories and the alarm topic; CloudWatch may use it
+// to publish alarms to that topic.
+func dataKey(ctx *pulumi.Context, a AwsConfig, provider *aws.Provider) (*kms.Key, error) {
+	identity := aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{}, pulumi.Provider(provider))
+	partition := aws.GetPartitionOutput(ctx, aws.GetPartitionOutputArgs{}, pulumi.Provider(provider))
+	keyPolicy := pulumi.JSONMarshal(pulumi.Map{
+		"Version": pulumi.String("2012-10-17"),
+		"Statement": pulumi.Array{
+			pulumi.Map{
+				"Sid":       pulumi.String("AccountAdministersThroughIAM"),
+				"Effect":    pulumi.String("Allow"),
+				"Principal": pulumi.Map{"AWS": pulumi.Sprintf("arn:%s:iam::%s:root", partition.Partition(), identity.AccountId())},
+				"Action":    pulumi.String("kms:*"),
+				"Resource":  pulumi.String("*"),
+			},
+			pulumi.Map{
+				"Sid":       pulumi.String("CloudWatchPublishesAlarmsToTheEncryptedTopic"),
+				"Effect":    pulumi.String("Allow"),
+				"Principal": pulumi.Map{"Service": pulumi.String("cloudwatch.amazonaws.com")},
+				"Action":    pulumi.ToStringArray([]string{"kms:Decrypt", "kms:GenerateDataKey*"}),
+				"Resource":  pulumi.String("*"),
+			},
+		},
+	})
+	key, err := kms.NewKey(ctx, "data-key", &kms.KeyArgs{
+		Description:          pulumi.Sprintf("%s-%s: Aurora, ElastiCache, secrets, ECR, alarms", ctx.Project(), ctx.Stack()),
+		EnableKeyRotation:    pulumi.Bool(true),
+		DeletionWindowInDays: pulumi.Int(30),
+		Policy:               keyPolicy,
+	}, pulumi.Provider(provider), pulumi.Protect(a.Protect))
+	if err != nil {
+		return nil, err
+	}
+	_, err = kms.NewAlias(ctx, "data-key", &kms.AliasArgs{
+		Name:        pulumi.Sprintf("alias/%s-%s", ctx.Project(), ctx.Stack()),
+		TargetKeyId: key.KeyId,
+	}, pulumi.Provider(provider))
+	return key, err
+}
+
+var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// namespaceName is the stack's private DNS domain, such as staging.sudoku.internal.
+func namespaceName(stack, project string) string {
+	label := func(s string) string { return strings.Trim(notDNS.ReplaceAllString(strings.ToLower(s), "-"), "-") }
+	return fmt.Sprintf("%s.%s.internal", label(stack), label(project))
+}

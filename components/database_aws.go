@@ -1,0 +1,201 @@
+package components
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// AwsDatabaseArgs configures the Aurora MySQL cluster.
+type AwsDatabaseArgs struct {
+	// Runtime is the network, key, log retention and protection the stack shares; required.
+	Runtime AwsRuntime
+	// ClientSecurityGroupID is the only security group that may connect (the app's); required.
+	ClientSecurityGroupID pulumi.StringInput
+	// EngineVersion is the Aurora MySQL 3 version; default "8.0.mysql_aurora.3.08.2".
+	EngineVersion string
+	// InstanceClass is the writer's and readers' class; default "db.t4g.medium".
+	InstanceClass string
+	// Instances is the writer plus readers, each in the next AZ; default 2.
+	Instances int
+	// BackupRetentionDays keeps automated backups (point-in-time recovery); default 7.
+	BackupRetentionDays int
+}
+
+func (a AwsDatabaseArgs) withDefaults() AwsDatabaseArgs {
+	a.Runtime = a.Runtime.withDefaults()
+	if a.EngineVersion == "" {
+		a.EngineVersion = "8.0.mysql_aurora.3.08.2"
+	}
+	if a.InstanceClass == "" {
+		a.InstanceClass = "db.t4g.medium"
+	}
+	if a.Instances == 0 {
+		a.Instances = 2
+	}
+	if a.BackupRetentionDays == 0 {
+		a.BackupRetentionDays = 7
+	}
+	return a
+}
+
+func (a AwsDatabaseArgs) validate() error {
+	if err := a.Runtime.validate("database", false); err != nil {
+		return err
+	}
+	if a.ClientSecurityGroupID == nil {
+		return fieldError("database", "ClientSecurityGroupID", "set", "nil")
+	}
+	if a.Instances < 1 || a.Instances > 16 {
+		return fieldError("database", "Instances", "1 to 16", a.Instances)
+	}
+	if a.BackupRetentionDays < 1 || a.BackupRetentionDays > 35 {
+		return fieldError("database", "BackupRetentionDays", "1 to 35 (backups cannot be off)", a.BackupRetentionDays)
+	}
+	return nil
+}
+
+// auroraLogs are the logs Aurora exports to CloudWatch.
+var auroraLogs = []string{"error", "slowquery"}
+
+// NewAwsDatabase creates an Aurora MySQL cluster in the private subnets: encrypted with the
+// stack's key, TLS required, backed up, its logs exported with the stack's retention, its
+// instances spread over the AZs, and its credentials in a Secrets Manager JSON secret.
+func NewAwsDatabase(ctx *pulumi.Context, name string, args *AwsDatabaseArgs, opts ...pulumi.ResourceOption) (*Database, error) {
+	a := args.withDefaults()
+	if err := a.validate(); err != nil {
+		return nil, err
+	}
+	d := &Database{}
+	if err := ctx.RegisterComponentResource(typePrefix+"Database", name, d, opts...); err != nil {
+		return nil, err
+	}
+	if err := newAurora(ctx, name, a, d); err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	return d, d.registerOutputs(ctx)
+}
+
+func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database) error {
+	rt := a.Runtime
+	clusterID := physicalName(ctx, name)
+	sg, err := ec2.NewSecurityGroup(ctx, name+"-sg", &ec2.SecurityGroupArgs{
+		VpcId:       rt.Network.ID,
+		Description: pulumi.String("Aurora: MySQL from the app only"),
+		Tags:        nameTag(physicalName(ctx, name)),
+	}, pulumi.Parent(d))
+	if err != nil {
+		return err
+	}
+	if err := allowTCP(ctx, name+"-from-app", a.ClientSecurityGroupID, sg.ID(), DatabasePort, "app to Aurora MySQL", d); err != nil {
+		return err
+	}
+	subnets, err := rds.NewSubnetGroup(ctx, name+"-subnets", &rds.SubnetGroupArgs{
+		SubnetIds:   rt.Network.PrivateSubnetIDs,
+		Description: pulumi.String("Aurora: private subnets only"),
+	}, pulumi.Parent(d))
+	if err != nil {
+		return err
+	}
+	params, err := rds.NewClusterParameterGroup(ctx, name+"-params", &rds.ClusterParameterGroupArgs{
+		Family:      pulumi.String("aurora-mysql8.0"),
+		Description: pulumi.String("sudoku: TLS required, utf8mb4, slow query log"),
+		Parameters: rds.ClusterParameterGroupParameterArray{
+			rds.ClusterParameterGroupParameterArgs{Name: pulumi.String("require_secure_transport"), Value: pulumi.String("ON")},
+			rds.ClusterParameterGroupParameterArgs{Name: pulumi.String("character_set_server"), Value: pulumi.String("utf8mb4")},
+			rds.ClusterParameterGroupParameterArgs{Name: pulumi.String("collation_server"), Value: pulumi.String("utf8mb4_unicode_ci")},
+			rds.ClusterParameterGroupParameterArgs{Name: pulumi.String("slow_query_log"), Value: pulumi.String("1")},
+			rds.ClusterParameterGroupParameterArgs{Name: pulumi.String("long_query_time"), Value: pulumi.String("1")},
+		},
+	}, pulumi.Parent(d))
+	if err != nil {
+		return err
+	}
+	// Aurora would create its log groups itself, kept forever; creating them first (with
+	// the names it uses) gives them the stack's retention.
+	var logGroups []pulumi.Resource
+	for _, log := range auroraLogs {
+		g, err := newLogGroup(ctx, name+"-log-"+log, fmt.Sprintf("/aws/rds/cluster/%s/%s", clusterID, log), rt.LogRetentionDays, d)
+		if err != nil {
+			return err
+		}
+		logGroups = append(logGroups, g)
+	}
+	password, err := newPassword(ctx, name+"-password", 32, d)
+	if err != nil {
+		return err
+	}
+	exports := pulumi.StringArray{}
+	for _, log := range auroraLogs {
+		exports = append(exports, pulumi.String(log))
+	}
+	d.Cluster, err = rds.NewCluster(ctx, name+"-cluster", &rds.ClusterArgs{
+		ClusterIdentifier:            pulumi.String(clusterID),
+		Engine:                       pulumi.String("aurora-mysql"),
+		EngineVersion:                pulumi.String(a.EngineVersion),
+		DatabaseName:                 pulumi.String(DatabaseName),
+		MasterUsername:               pulumi.String(DatabaseUser),
+		MasterPassword:               password,
+		Port:                         pulumi.Int(DatabasePort),
+		DbSubnetGroupName:            subnets.Name,
+		VpcSecurityGroupIds:          pulumi.StringArray{sg.ID()},
+		DbClusterParameterGroupName:  params.Name,
+		StorageEncrypted:             pulumi.Bool(true),
+		KmsKeyId:                     rt.KmsKeyArn,
+		BackupRetentionPeriod:        pulumi.Int(a.BackupRetentionDays),
+		PreferredBackupWindow:        pulumi.String("02:00-03:00"),
+		PreferredMaintenanceWindow:   pulumi.String("sun:03:30-sun:04:30"),
+		CopyTagsToSnapshot:           pulumi.Bool(true),
+		DeletionProtection:           pulumi.Bool(rt.Protect),
+		SkipFinalSnapshot:            pulumi.Bool(false),
+		FinalSnapshotIdentifier:      pulumi.String(clusterID + "-final"),
+		EnabledCloudwatchLogsExports: exports,
+	}, append(rt.stateful(d), pulumi.DependsOn(logGroups))...)
+	if err != nil {
+		return err
+	}
+	azs := rt.Network.AvailabilityZones
+	for i := 0; i < a.Instances; i++ {
+		_, err := rds.NewClusterInstance(ctx, fmt.Sprintf("%s-%d", name, i+1), &rds.ClusterInstanceArgs{
+			Identifier:        pulumi.Sprintf("%s-%d", clusterID, i+1),
+			ClusterIdentifier: d.Cluster.ID(),
+			Engine:            pulumi.String("aurora-mysql"),
+			EngineVersion:     d.Cluster.EngineVersion,
+			InstanceClass:     pulumi.String(a.InstanceClass),
+			// The writer and each reader in a different AZ, so a failover has somewhere to go.
+			AvailabilityZone:        pulumi.String(azs[i%len(azs)]),
+			DbSubnetGroupName:       subnets.Name,
+			PubliclyAccessible:      pulumi.Bool(false),
+			AutoMinorVersionUpgrade: pulumi.Bool(true),
+			CaCertIdentifier:        pulumi.String("rds-ca-rsa2048-g1"),
+			PromotionTier:           pulumi.Int(min(i, 15)),
+		}, pulumi.Parent(d))
+		if err != nil {
+			return err
+		}
+	}
+
+	d.Host = d.Cluster.Endpoint
+	d.ReaderHost = d.Cluster.ReaderEndpoint
+	d.Port = pulumi.Int(DatabasePort).ToIntOutput()
+	d.Name = pulumi.String(DatabaseName).ToStringOutput()
+	d.User = pulumi.String(DatabaseUser).ToStringOutput()
+	d.Password = password
+	d.URL = databaseURL(password, d.Cluster.Endpoint, "8.0")
+	d.Credentials, err = newJSONSecret(ctx, name+"-credentials", "Aurora credentials of the sudoku app, and its DATABASE_URL", rt, pulumi.StringMap{
+		"engine":       pulumi.String("mysql"),
+		"host":         d.Cluster.Endpoint,
+		"port":         pulumi.Sprintf("%d", DatabasePort),
+		"dbname":       pulumi.String(DatabaseName),
+		"username":     pulumi.String(DatabaseUser),
+		"password":     password,
+		"DATABASE_URL": d.URL,
+	}, d)
+	if err != nil {
+		return err
+	}
+	d.URLSecret = awsSecret(d.URL, d.Credentials, "DATABASE_URL")
+	return nil
+}

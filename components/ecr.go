@@ -1,0 +1,188 @@
+package components
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// keptImages is how many images a repository keeps; older ones expire. Running tasks use
+// one of the newest, and a rollback one of the few before it.
+const keptImages = 30
+
+// newRepository creates a private ECR repository: images scanned on push, tags immutable,
+// storage encrypted with the stack's key, old images expired.
+func newRepository(ctx *pulumi.Context, name string, rt AwsRuntime, parent pulumi.Resource) (*ecr.Repository, error) {
+	repo, err := ecr.NewRepository(ctx, name+"-repository", &ecr.RepositoryArgs{
+		Name:               pulumi.String(physicalName(ctx, name)),
+		ImageTagMutability: pulumi.String("IMMUTABLE"),
+		ImageScanningConfiguration: ecr.RepositoryImageScanningConfigurationArgs{
+			ScanOnPush: pulumi.Bool(true),
+		},
+		EncryptionConfigurations: ecr.RepositoryEncryptionConfigurationArray{
+			ecr.RepositoryEncryptionConfigurationArgs{
+				EncryptionType: pulumi.String("KMS"),
+				KmsKey:         rt.KmsKeyArn,
+			},
+		},
+	}, rt.stateful(parent)...)
+	if err != nil {
+		return nil, err
+	}
+	_, err = ecr.NewLifecyclePolicy(ctx, name+"-lifecycle", &ecr.LifecyclePolicyArgs{
+		Repository: repo.Name,
+		Policy: pulumi.JSONMarshal(pulumi.Map{"rules": pulumi.Array{
+			pulumi.Map{
+				"rulePriority": pulumi.Int(1),
+				"description":  pulumi.String("Expire untagged images after 7 days"),
+				"selection": pulumi.Map{
+					"tagStatus": pulumi.String("untagged"), "countType": pulumi.String("sinceImagePushed"),
+					"countUnit": pulumi.String("days"), "countNumber": pulumi.Int(7),
+				},
+				"action": pulumi.Map{"type": pulumi.String("expire")},
+			},
+			pulumi.Map{
+				"rulePriority": pulumi.Int(2),
+				"description":  pulumi.Sprintf("Keep the %d newest images", keptImages),
+				"selection": pulumi.Map{
+					"tagStatus": pulumi.String("any"), "countType": pulumi.String("imageCountMoreThan"),
+					"countNumber": pulumi.Int(keptImages),
+				},
+				"action": pulumi.Map{"type": pulumi.String("expire")},
+			},
+		}}),
+	}, pulumi.Parent(parent))
+	return repo, err
+}
+
+// newPushedImage builds an image for Fargate (linux/amd64) and pushes it to repo with
+// credentials from ecr.getAuthorizationToken. Its tag is a hash of what goes into the build:
+// an unchanged build context keeps the tag (no diff, no push), a changed one gets a new tag,
+// hence a new digest, a new task definition revision and a rolling deployment.
+func newPushedImage(ctx *pulumi.Context, name string, repo *ecr.Repository, build imageBuild, parent pulumi.Resource) (*docker.Image, error) {
+	tag, err := build.contentTag()
+	if err != nil {
+		return nil, fmt.Errorf("%s image: %w", name, err)
+	}
+	auth := ecr.GetAuthorizationTokenOutput(ctx, ecr.GetAuthorizationTokenOutputArgs{RegistryId: repo.RegistryId}, pulumi.Parent(parent))
+	args := build.dockerArgs()
+	args.Platform = pulumi.String("linux/amd64")
+	return docker.NewImage(ctx, name+"-image", &docker.ImageArgs{
+		ImageName: pulumi.Sprintf("%s:%s", repo.RepositoryUrl, tag),
+		Build:     args,
+		Registry: docker.RegistryArgs{
+			Server:   repo.RepositoryUrl,
+			Username: auth.UserName(),
+			Password: pulumi.ToSecret(auth.Password()).(pulumi.StringOutput),
+		},
+	}, pulumi.Parent(parent))
+}
+
+// contentTag hashes the Dockerfile, the target, the build arguments and every file of the
+// context that .dockerignore does not exclude.
+func (b imageBuild) contentTag() (string, error) {
+	h := sha256.New()
+	dockerfile := b.dockerfile
+	if dockerfile == "" {
+		dockerfile = filepath.Join(b.context, "Dockerfile")
+	}
+	if err := hashFile(h, "Dockerfile", dockerfile); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(h, "target=%s\n", b.target)
+	keys := make([]string, 0, len(b.args))
+	for k := range b.args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "arg %s=%s\n", k, b.args[k])
+	}
+	ignore, err := readDockerignore(b.context)
+	if err != nil {
+		return "", err
+	}
+	err = filepath.WalkDir(b.context, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(b.context, path)
+		rel = filepath.ToSlash(rel)
+		if rel == "." {
+			return nil
+		}
+		if d.Name() == ".git" || ignored(ignore, rel) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !d.Type().IsRegular() {
+			return nil
+		}
+		return hashFile(h, rel, path)
+	})
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+func hashFile(h io.Writer, name, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fmt.Fprintf(h, "file %s\n", name)
+	_, err = io.Copy(h, f)
+	return err
+}
+
+// readDockerignore reads the context's .dockerignore patterns. A file with "!" exceptions
+// counts as having no patterns at all, so that everything is hashed.
+func readDockerignore(context string) ([]string, error) {
+	f, err := os.Open(filepath.Join(context, ".dockerignore"))
+	if os.IsNotExist(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var patterns []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		p := strings.TrimSpace(s.Text())
+		if p == "" || strings.HasPrefix(p, "#") {
+			continue
+		}
+		if strings.HasPrefix(p, "!") {
+			return nil, nil
+		}
+		patterns = append(patterns, strings.Trim(filepath.ToSlash(p), "/"))
+	}
+	return patterns, s.Err()
+}
+
+// ignored matches a context-relative path as Docker does for simple patterns. Where it is
+// unsure (** patterns, exceptions) it hashes the file: a needless rebuild is better than a
+// changed image that keeps its tag.
+func ignored(patterns []string, rel string) bool {
+	for _, p := range patterns {
+		if ok, _ := filepath.Match(p, rel); ok {
+			return true
+		}
+	}
+	return false
+}

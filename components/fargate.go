@@ -1,0 +1,229 @@
+package components
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/servicediscovery"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// fargateSpec is what differs between the stack's two ECS services.
+type fargateSpec struct {
+	name            string // component name; also the container's name
+	rt              AwsRuntime
+	image           pulumi.StringInput // by digest, so a new image is a new task definition
+	repository      *ecr.Repository
+	port            int
+	cpu, memory     int
+	env             map[string]pulumi.StringInput
+	secrets         map[string]Secret
+	health          healthCheck
+	writablePaths   []string // the root filesystem is read-only; these get ephemeral volumes
+	securityGroupID pulumi.StringInput
+	targetGroupArn  pulumi.StringInput
+	desiredCount    int
+	// minHealthyPercent and maxPercent bound a deployment: 100/200 starts new tasks before
+	// stopping old ones; 0/100 stops the old task first.
+	minHealthyPercent, maxPercent int
+	// scaled hands desiredCount to auto scaling after creation.
+	scaled   bool
+	registry *servicediscovery.Service
+}
+
+type fargateService struct {
+	logGroup       *cloudwatch.LogGroup
+	taskDefinition *ecs.TaskDefinition
+	service        *ecs.Service
+}
+
+// newFargateService runs spec on the stack's cluster: in the private subnets without public
+// IPs, behind the load balancer's target group, with a container health check, its own log
+// group, least-privilege execution and task roles, a deployment circuit breaker that rolls
+// back, and ECS Exec for debugging.
+func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Resource) (*fargateService, error) {
+	name, rt := spec.name, spec.rt
+	f := &fargateService{}
+	var err error
+	f.logGroup, err = newLogGroup(ctx, name+"-logs", fmt.Sprintf("/%s/%s/%s", ctx.Project(), ctx.Stack(), name), rt.LogRetentionDays, parent)
+	if err != nil {
+		return nil, err
+	}
+	execRole, err := executionRole(ctx, spec, f.logGroup, parent)
+	if err != nil {
+		return nil, err
+	}
+	taskRole, err := taskRole(ctx, name, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	volumes := ecs.TaskDefinitionVolumeArray{}
+	mounts := pulumi.Array{}
+	for i, path := range spec.writablePaths {
+		volume := fmt.Sprintf("scratch-%d", i)
+		volumes = append(volumes, ecs.TaskDefinitionVolumeArgs{Name: pulumi.String(volume)})
+		mounts = append(mounts, pulumi.Map{"sourceVolume": pulumi.String(volume), "containerPath": pulumi.String(path), "readOnly": pulumi.Bool(false)})
+	}
+	env := pulumi.Array{}
+	for _, k := range sortedKeys(spec.env) {
+		env = append(env, pulumi.Map{"name": pulumi.String(k), "value": spec.env[k]})
+	}
+	secrets := pulumi.Array{}
+	for _, k := range sortedKeys(spec.secrets) {
+		secrets = append(secrets, pulumi.Map{"name": pulumi.String(k), "valueFrom": spec.secrets[k].ValueFrom()})
+	}
+	container := pulumi.Map{
+		"name":         pulumi.String(name),
+		"image":        spec.image,
+		"essential":    pulumi.Bool(true),
+		"portMappings": pulumi.Array{pulumi.Map{"containerPort": pulumi.Int(spec.port), "protocol": pulumi.String("tcp")}},
+		"environment":  env,
+		"secrets":      secrets,
+		"logConfiguration": pulumi.Map{
+			"logDriver": pulumi.String("awslogs"),
+			"options": pulumi.Map{
+				"awslogs-group":         f.logGroup.Name,
+				"awslogs-region":        pulumi.String(rt.Region),
+				"awslogs-stream-prefix": pulumi.String(name),
+			},
+		},
+		// ECS replaces a task whose container turns unhealthy.
+		"healthCheck": pulumi.Map{
+			"command":     pulumi.ToStringArray([]string{"CMD-SHELL", spec.health.command}),
+			"interval":    pulumi.Int(spec.health.interval),
+			"timeout":     pulumi.Int(spec.health.timeout),
+			"retries":     pulumi.Int(spec.health.retries),
+			"startPeriod": pulumi.Int(spec.health.startPeriod),
+		},
+		"readonlyRootFilesystem": pulumi.Bool(true),
+		"mountPoints":            mounts,
+		// An init process reaps zombies, which ECS Exec sessions leave behind.
+		"linuxParameters": pulumi.Map{"initProcessEnabled": pulumi.Bool(true)},
+		"stopTimeout":     pulumi.Int(30),
+	}
+	f.taskDefinition, err = ecs.NewTaskDefinition(ctx, name+"-task", &ecs.TaskDefinitionArgs{
+		Family:                  pulumi.String(physicalName(ctx, name)),
+		Cpu:                     pulumi.Sprintf("%d", spec.cpu),
+		Memory:                  pulumi.Sprintf("%d", spec.memory),
+		NetworkMode:             pulumi.String("awsvpc"),
+		RequiresCompatibilities: pulumi.StringArray{pulumi.String("FARGATE")},
+		RuntimePlatform: ecs.TaskDefinitionRuntimePlatformArgs{
+			OperatingSystemFamily: pulumi.String("LINUX"),
+			CpuArchitecture:       pulumi.String("X86_64"),
+		},
+		ExecutionRoleArn:     execRole.Arn,
+		TaskRoleArn:          taskRole.Arn,
+		ContainerDefinitions: pulumi.JSONMarshal(pulumi.Array{container}),
+		Volumes:              volumes,
+		// Earlier revisions stay registered, so that a rollback has something to run.
+		SkipDestroy: pulumi.Bool(true),
+	}, pulumi.Parent(parent))
+	if err != nil {
+		return nil, err
+	}
+
+	args := &ecs.ServiceArgs{
+		Cluster:         rt.Cluster.Arn,
+		TaskDefinition:  f.taskDefinition.Arn,
+		DesiredCount:    pulumi.Int(spec.desiredCount),
+		LaunchType:      pulumi.String("FARGATE"),
+		PlatformVersion: pulumi.String("LATEST"),
+		NetworkConfiguration: ecs.ServiceNetworkConfigurationArgs{
+			Subnets:        rt.Network.PrivateSubnetIDs,
+			SecurityGroups: pulumi.StringArray{spec.securityGroupID},
+			AssignPublicIp: pulumi.Bool(false),
+		},
+		LoadBalancers: ecs.ServiceLoadBalancerArray{
+			ecs.ServiceLoadBalancerArgs{
+				TargetGroupArn: spec.targetGroupArn,
+				ContainerName:  pulumi.String(name),
+				ContainerPort:  pulumi.Int(spec.port),
+			},
+		},
+		DeploymentCircuitBreaker: ecs.ServiceDeploymentCircuitBreakerArgs{
+			Enable:   pulumi.Bool(true),
+			Rollback: pulumi.Bool(true),
+		},
+		DeploymentMinimumHealthyPercent: pulumi.Int(spec.minHealthyPercent),
+		DeploymentMaximumPercent:        pulumi.Int(spec.maxPercent),
+		HealthCheckGracePeriodSeconds:   pulumi.Int(spec.health.startPeriod + 30),
+		AvailabilityZoneRebalancing:     pulumi.String("ENABLED"),
+		EnableExecuteCommand:            pulumi.Bool(true),
+		EnableEcsManagedTags:            pulumi.Bool(true),
+		PropagateTags:                   pulumi.String("SERVICE"),
+		// `pulumi up` waits for the rollout, so a failed deployment fails the update.
+		WaitForSteadyState: pulumi.Bool(true),
+	}
+	if spec.registry != nil {
+		args.ServiceRegistries = ecs.ServiceServiceRegistriesArgs{RegistryArn: spec.registry.Arn}
+	}
+	opts := []pulumi.ResourceOption{pulumi.Parent(parent)}
+	if spec.scaled {
+		// After creation the count belongs to auto scaling: `pulumi up` must not reset it.
+		opts = append(opts, pulumi.IgnoreChanges([]string{"desiredCount"}))
+	}
+	f.service, err = ecs.NewService(ctx, name+"-service", args, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// executionRole may pull only this service's images, write only its log group and read only
+// the secrets it injects (and decrypt them with the stack's key).
+func executionRole(ctx *pulumi.Context, spec fargateSpec, logs *cloudwatch.LogGroup, parent pulumi.Resource) (*iam.Role, error) {
+	role, err := iam.NewRole(ctx, spec.name+"-execution", &iam.RoleArgs{
+		Description:      pulumi.Sprintf("ECS execution role of %s: pulls its image, reads its secrets", spec.name),
+		AssumeRolePolicy: serviceTrust("ecs-tasks.amazonaws.com"),
+	}, pulumi.Parent(parent))
+	if err != nil {
+		return nil, err
+	}
+	secretArns := []pulumi.StringInput{}
+	seen := map[pulumi.StringOutput]bool{}
+	for _, k := range sortedKeys(spec.secrets) {
+		arn := spec.secrets[k].Arn
+		if !seen[arn] {
+			seen[arn] = true
+			secretArns = append(secretArns, arn)
+		}
+	}
+	statements := []pulumi.Map{
+		allow([]string{"ecr:GetAuthorizationToken"}, pulumi.String("*")),
+		allow([]string{"ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"}, spec.repository.Arn),
+		allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, pulumi.Sprintf("%s:*", logs.Arn)),
+	}
+	if len(secretArns) > 0 {
+		statements = append(statements,
+			allow([]string{"secretsmanager:GetSecretValue"}, secretArns...),
+			allow([]string{"kms:Decrypt"}, spec.rt.KmsKeyArn))
+	}
+	_, err = iam.NewRolePolicy(ctx, spec.name+"-execution", &iam.RolePolicyArgs{
+		Role:   role.ID(),
+		Policy: policy(statements...),
+	}, pulumi.Parent(parent))
+	return role, err
+}
+
+// taskRole is what the app itself may do: only open ECS Exec sessions.
+func taskRole(ctx *pulumi.Context, name string, parent pulumi.Resource) (*iam.Role, error) {
+	role, err := iam.NewRole(ctx, name+"-task", &iam.RoleArgs{
+		Description:      pulumi.Sprintf("ECS task role of %s: ECS Exec only", name),
+		AssumeRolePolicy: serviceTrust("ecs-tasks.amazonaws.com"),
+	}, pulumi.Parent(parent))
+	if err != nil {
+		return nil, err
+	}
+	_, err = iam.NewRolePolicy(ctx, name+"-task", &iam.RolePolicyArgs{
+		Role: role.ID(),
+		Policy: policy(allow([]string{
+			"ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+			"ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+		}, pulumi.String("*"))),
+	}, pulumi.Parent(parent))
+	return role, err
+}
