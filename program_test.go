@@ -259,7 +259,7 @@ func TestInvalidConfigFailsBeforeAnyResource(t *testing.T) {
 		{"unknown target", map[string]string{"target": "kubernetes"}, []string{"sudoku:target", "docker, aws", `"kubernetes"`}},
 		{"port out of range", map[string]string{"httpPort": "70000"}, []string{"sudoku:httpPort", "1 to 65535"}},
 		{"port not a number", map[string]string{"httpPort": "eighty"}, []string{"sudoku:httpPort", `"eighty"`}},
-		{"negative memory", map[string]string{"dbMemoryMb": "-512"}, []string{"sudoku:dbMemoryMb", "256 to 65536"}},
+		{"negative memory", map[string]string{"dbMemoryMb": "-512"}, []string{"sudoku:dbMemoryMb", "512 to 65536"}},
 		{"missing app path", map[string]string{"appPath": "no/such/app"}, []string{"sudoku:appPath", "existing directory", "no/such/app"}},
 		{"bad xdebug mode", map[string]string{"xdebugMode": "verbose"}, []string{"sudoku:xdebugMode", "develop"}},
 		{"xdebug in production", map[string]string{"phpTarget": "production", "xdebugMode": "debug"}, []string{"sudoku:xdebugMode", "production"}},

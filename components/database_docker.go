@@ -13,7 +13,8 @@ type DockerDatabaseArgs struct {
 	Runtime DockerRuntime
 	// BuildContext is the image's build context; default "docker/db".
 	BuildContext string
-	// MemoryMb is the container's memory limit in MiB; default 1024, at least 256.
+	// MemoryMb is the container's memory limit in MiB; default 1024, at least 512 (my.cnf
+	// gives InnoDB's buffer pool 256).
 	MemoryMb int
 	// HostPort publishes MySQL on this host port; default 0, not published.
 	HostPort int
@@ -36,8 +37,8 @@ func (a DockerDatabaseArgs) validate() error {
 	if err := a.Runtime.validate("database"); err != nil {
 		return err
 	}
-	if a.MemoryMb < 256 {
-		return fieldError("database", "MemoryMb", "at least 256", a.MemoryMb)
+	if a.MemoryMb < 512 {
+		return fieldError("database", "MemoryMb", "at least 512", a.MemoryMb)
 	}
 	if a.HostPort < 0 || a.HostPort > 65535 {
 		return fieldError("database", "HostPort", "0 (not published) or a port from 1 to 65535", a.HostPort)

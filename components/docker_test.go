@@ -264,7 +264,7 @@ func TestDockerArgsAreValidatedBeforeAnythingIsCreated(t *testing.T) {
 		{"db memory", func(ctx *pulumi.Context, rt DockerRuntime, _ PhpEnv) error {
 			_, err := NewDockerDatabase(ctx, "x", &DockerDatabaseArgs{Runtime: rt, MemoryMb: 128})
 			return err
-		}, "database: MemoryMb must be at least 256"},
+		}, "database: MemoryMb must be at least 512"},
 		{"db port", func(ctx *pulumi.Context, rt DockerRuntime, _ PhpEnv) error {
 			_, err := NewDockerDatabase(ctx, "x", &DockerDatabaseArgs{Runtime: rt, HostPort: 70000})
 			return err
