@@ -242,7 +242,7 @@ func TestLocalConfigReachesContainers(t *testing.T) {
 // Nothing that only a stack file gives may be missing from a stack without one: both
 // committed stack files load and build.
 func TestCommittedStackFilesLoad(t *testing.T) {
-	for _, stack := range []string{"local"} {
+	for _, stack := range []string{"local", "staging"} {
 		if _, err := mocks.StackConfig(".", stack); err != nil {
 			t.Errorf("Pulumi.%s.yaml: %v", stack, err)
 		}

@@ -25,6 +25,7 @@ type Resource struct {
 	Parent   string // parent URN; "" for the stack's direct children
 	Provider string // provider reference ("urn::id"); "" for the default provider
 	Custom   bool
+	ID       string // the provider's ID ("" for components)
 	Inputs   resource.PropertyMap
 	Outputs  resource.PropertyMap
 
@@ -100,11 +101,12 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 		}
 	}
 	r.Outputs = outputs
-	m.resources[r.URN] = r
-	m.order = append(m.order, r.URN)
 	if !args.Custom {
 		id = ""
 	}
+	r.ID = id
+	m.resources[r.URN] = r
+	m.order = append(m.order, r.URN)
 	return id, outputs, nil
 }
 

@@ -1,0 +1,644 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/sudoku/infra/internal/mocks"
+)
+
+// The staging stack's safety properties. Each test would fail if the property broke.
+
+func staging(t *testing.T, overrides map[string]string) *stackRun {
+	t.Helper()
+	return mustRun(t, "staging", overrides)
+}
+
+func str(r *mocks.Resource, key string) string {
+	v := r.Inputs[resource.PropertyKey(key)]
+	if v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	if v.IsString() {
+		return v.StringValue()
+	}
+	return ""
+}
+
+func num(r *mocks.Resource, key string) float64 {
+	if v := r.Inputs[resource.PropertyKey(key)]; v.IsNumber() {
+		return v.NumberValue()
+	}
+	return -1
+}
+
+func boolean(r *mocks.Resource, key string) bool {
+	v := r.Inputs[resource.PropertyKey(key)]
+	return v.IsBool() && v.BoolValue()
+}
+
+// jsonInput decodes a JSON-string input (task definitions, policies).
+func jsonInput(t *testing.T, r *mocks.Resource, key string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(str(r, key)), &v); err != nil {
+		t.Fatalf("%s %s: %s is not JSON: %v", r.Type, r.Name, key, err)
+	}
+	return v
+}
+
+// securityGroupOf maps a security group's ID to its resource name.
+func securityGroups(run *stackRun) map[string]string {
+	out := map[string]string{}
+	for _, r := range run.OfType("aws:ec2/securityGroup:SecurityGroup") {
+		out[r.ID] = r.Name
+	}
+	return out
+}
+
+func TestStagingOpensOnlyTheLoadBalancerToTheInternet(t *testing.T) {
+	run := staging(t, map[string]string{"natGateways": "none"})
+	groups := securityGroups(run)
+	open := 0
+	for _, r := range run.OfType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
+		if str(r, "description") == "" {
+			t.Errorf("ingress rule %s has no description", r.Name)
+		}
+		cidr := str(r, "cidrIpv4")
+		if cidr == "" {
+			continue
+		}
+		sg := groups[str(r, "securityGroupId")]
+		port := num(r, "fromPort")
+		if cidr == "0.0.0.0/0" {
+			open++
+			if sg != "network-alb" || (port != 80 && port != 443) || num(r, "toPort") != port {
+				t.Errorf("rule %s opens %s port %v to the internet", r.Name, sg, port)
+			}
+		}
+	}
+	if open != 2 {
+		t.Errorf("want the ALB open on exactly 80 and 443, found %d internet rules", open)
+	}
+	for _, r := range run.OfType("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule") {
+		if str(r, "description") == "" {
+			t.Errorf("egress rule %s has no description", r.Name)
+		}
+	}
+	if run.Named("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "network-default-sg") == nil {
+		t.Error("the VPC's default security group is not taken over (and emptied)")
+	}
+	for _, r := range run.OfType("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup") {
+		if _, ok := r.Inputs["ingress"]; ok {
+			t.Error("the default security group has ingress rules")
+		}
+	}
+}
+
+// Aurora and Redis accept connections from the app's security group, on their port, and
+// from nothing else.
+func TestStagingDataStoresAreReachableOnlyFromTheApp(t *testing.T) {
+	run := staging(t, nil)
+	groups := securityGroups(run)
+	appSG := ""
+	for id, name := range groups {
+		if name == "network-app" {
+			appSG = id
+		}
+	}
+	for store, port := range map[string]float64{"db-sg": 3306, "cache-sg": 6379} {
+		rules := 0
+		for _, r := range run.OfType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
+			if groups[str(r, "securityGroupId")] != store {
+				continue
+			}
+			rules++
+			if str(r, "referencedSecurityGroupId") != appSG || str(r, "cidrIpv4") != "" || num(r, "fromPort") != port || num(r, "toPort") != port {
+				t.Errorf("%s: rule %s lets in something other than the app on %v", store, r.Name, port)
+			}
+		}
+		if rules != 1 {
+			t.Errorf("%s has %d ingress rules, want exactly the app's", store, rules)
+		}
+	}
+	cluster := run.Named("aws:rds/cluster:Cluster", "db-cluster")
+	if sgs := mocks.Flatten(cluster.Inputs["vpcSecurityGroupIds"].Mappable()); groups[sgs] != "db-sg" {
+		t.Errorf("Aurora is in security group(s) %q, want only db-sg", sgs)
+	}
+	redis := run.Named("aws:elasticache/replicationGroup:ReplicationGroup", "cache-redis")
+	if sgs := mocks.Flatten(redis.Inputs["securityGroupIds"].Mappable()); groups[sgs] != "cache-sg" {
+		t.Errorf("Redis is in security group(s) %q, want only cache-sg", sgs)
+	}
+	for _, r := range run.OfType("aws:rds/clusterInstance:ClusterInstance") {
+		if boolean(r, "publiclyAccessible") {
+			t.Errorf("%s is publicly accessible", r.Name)
+		}
+	}
+}
+
+type containerDef struct {
+	Name        string `json:"name"`
+	Image       string `json:"image"`
+	Environment []struct {
+		Name, Value string
+	} `json:"environment"`
+	Secrets []struct {
+		Name      string `json:"name"`
+		ValueFrom string `json:"valueFrom"`
+	} `json:"secrets"`
+	ReadonlyRootFilesystem bool `json:"readonlyRootFilesystem"`
+	HealthCheck            *struct {
+		Command []string `json:"command"`
+	} `json:"healthCheck"`
+	LogConfiguration struct {
+		LogDriver string            `json:"logDriver"`
+		Options   map[string]string `json:"options"`
+	} `json:"logConfiguration"`
+}
+
+func containers(t *testing.T, r *mocks.Resource) []containerDef {
+	t.Helper()
+	var defs []containerDef
+	if err := json.Unmarshal([]byte(str(r, "containerDefinitions")), &defs); err != nil {
+		t.Fatal(err)
+	}
+	return defs
+}
+
+// Secrets reach tasks through ECS `secrets` (Secrets Manager ARN + JSON key), never through
+// the plaintext environment; the execution role may read exactly those secrets.
+func TestStagingSecretsStayOutOfTaskEnvironments(t *testing.T) {
+	run := staging(t, nil)
+	secrets := run.GeneratedSecrets()
+	wantSecrets := map[string][]string{
+		"app-task":     {"APP_SECRET", "DATABASE_URL", "MERCURE_PUBLISHER_JWT_KEY", "MERCURE_SUBSCRIBER_JWT_KEY", "REDIS_URL"},
+		"mercure-task": {"MERCURE_PUBLISHER_JWT_KEY", "MERCURE_SUBSCRIBER_JWT_KEY"},
+	}
+	for task, names := range wantSecrets {
+		r := run.Named("aws:ecs/taskDefinition:TaskDefinition", task)
+		if r == nil {
+			t.Fatalf("task definition %s is missing", task)
+		}
+		if mocks.ContainsSecret(str(r, "containerDefinitions"), secrets) {
+			t.Errorf("%s: a generated secret is in the container definitions", task)
+		}
+		def := containers(t, r)[0]
+		var got []string
+		for _, s := range def.Secrets {
+			got = append(got, s.Name)
+			if !strings.HasPrefix(s.ValueFrom, "arn:aws:secretsmanager:") || !strings.HasSuffix(s.ValueFrom, "::") {
+				t.Errorf("%s: %s's valueFrom %q is not a Secrets Manager JSON-key reference", task, s.Name, s.ValueFrom)
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(names, ",") {
+			t.Errorf("%s: secrets %v, want %v", task, got, names)
+		}
+		for _, e := range def.Environment {
+			for _, n := range names {
+				if e.Name == n {
+					t.Errorf("%s: %s is in the plaintext environment", task, n)
+				}
+			}
+		}
+	}
+	// The execution role reads exactly the secrets its task injects.
+	secretArn := map[string]string{}
+	for _, s := range run.OfType("aws:secretsmanager/secret:Secret") {
+		secretArn[s.Outputs["arn"].StringValue()] = s.Name
+	}
+	wantReadable := map[string]string{
+		"app-execution":     "app-secret,cache-auth,db-credentials,mercure-jwt-keys",
+		"mercure-execution": "mercure-jwt-keys",
+	}
+	for role, want := range wantReadable {
+		p := run.Named("aws:iam/rolePolicy:RolePolicy", role)
+		var doc struct {
+			Statement []struct {
+				Action   []string
+				Resource []string
+			}
+		}
+		if err := json.Unmarshal([]byte(str(p, "policy")), &doc); err != nil {
+			t.Fatal(err)
+		}
+		var readable []string
+		for _, s := range doc.Statement {
+			for _, a := range s.Action {
+				if strings.HasPrefix(a, "secretsmanager:") {
+					for _, res := range s.Resource {
+						if secretArn[res] == "" {
+							t.Errorf("%s may read %q, which is not one of the stack's secrets", role, res)
+						}
+						readable = append(readable, secretArn[res])
+					}
+				}
+			}
+			for _, res := range s.Resource {
+				if res == "*" && !(len(s.Action) == 1 && s.Action[0] == "ecr:GetAuthorizationToken") {
+					t.Errorf("%s grants %v on every resource", role, s.Action)
+				}
+			}
+		}
+		if got := strings.Join(sorted(readable), ","); got != want {
+			t.Errorf("%s may read secrets %s, want %s", role, got, want)
+		}
+	}
+	assertNoSecretLeaks(t, run)
+}
+
+func sorted(in []string) []string {
+	out := append([]string(nil), in...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+func TestStagingEncryptsBacksUpAndKeepsLogs(t *testing.T) {
+	run := staging(t, nil)
+	cluster := run.Named("aws:rds/cluster:Cluster", "db-cluster")
+	if !boolean(cluster, "storageEncrypted") || !strings.HasPrefix(str(cluster, "kmsKeyId"), "arn:aws:kms:") {
+		t.Error("Aurora's storage is not encrypted with the stack's KMS key")
+	}
+	if num(cluster, "backupRetentionPeriod") != 7 {
+		t.Errorf("Aurora keeps %v days of backups, want 7", num(cluster, "backupRetentionPeriod"))
+	}
+	if boolean(cluster, "skipFinalSnapshot") || str(cluster, "finalSnapshotIdentifier") == "" || !boolean(cluster, "deletionProtection") {
+		t.Error("Aurora lacks deletion protection or a final snapshot")
+	}
+	params := mocks.Flatten(run.Named("aws:rds/clusterParameterGroup:ClusterParameterGroup", "db-params").Inputs["parameters"].Mappable())
+	if !strings.Contains(params, "name=require_secure_transport value=ON") {
+		t.Errorf("Aurora does not require TLS: %s", params)
+	}
+	redis := run.Named("aws:elasticache/replicationGroup:ReplicationGroup", "cache-redis")
+	for _, k := range []string{"atRestEncryptionEnabled", "transitEncryptionEnabled"} {
+		if !boolean(redis, k) {
+			t.Errorf("Redis: %s is off", k)
+		}
+	}
+	if !redis.Inputs["authToken"].IsSecret() {
+		t.Error("Redis's AUTH token is not secret")
+	}
+	for _, r := range run.OfType("aws:ecr/repository:Repository") {
+		enc := mocks.Flatten(r.Inputs["encryptionConfigurations"].Mappable())
+		if !strings.Contains(enc, "encryptionType=KMS") || str(r, "imageTagMutability") != "IMMUTABLE" ||
+			!strings.Contains(mocks.Flatten(r.Inputs["imageScanningConfiguration"].Mappable()), "scanOnPush=true") {
+			t.Errorf("ECR %s: encryption %s, mutability %s, scanning %v", r.Name, enc, str(r, "imageTagMutability"), r.Inputs["imageScanningConfiguration"])
+		}
+	}
+	for _, r := range run.OfType("aws:secretsmanager/secret:Secret") {
+		if !strings.HasPrefix(str(r, "kmsKeyId"), "arn:aws:kms:") {
+			t.Errorf("secret %s is not encrypted with the stack's key", r.Name)
+		}
+	}
+	if str(run.Named("aws:sns/topic:Topic", "alarms"), "kmsMasterKeyId") == "" {
+		t.Error("the alarm topic is not encrypted")
+	}
+	if !boolean(run.Named("aws:kms/key:Key", "data-key"), "enableKeyRotation") {
+		t.Error("the KMS key does not rotate")
+	}
+	groups := run.OfType("aws:cloudwatch/logGroup:LogGroup")
+	if len(groups) < 6 {
+		t.Errorf("only %d log groups; want the services', flow logs', Aurora's and Redis's", len(groups))
+	}
+	for _, g := range groups {
+		if num(g, "retentionInDays") != 7 {
+			t.Errorf("log group %s keeps logs %v days, want 7", str(g, "name"), num(g, "retentionInDays"))
+		}
+	}
+	// Aurora's log groups exist before the cluster, with the names Aurora writes to.
+	for _, log := range []string{"error", "slowquery"} {
+		g := run.Named("aws:cloudwatch/logGroup:LogGroup", "db-log-"+log)
+		if g == nil || str(g, "name") != "/aws/rds/cluster/sudoku-staging-db/"+log || !run.DependsOn(cluster, "db-log-"+log) {
+			t.Errorf("Aurora's %s log group is not created first with retention", log)
+		}
+	}
+	if run.Named("aws:ec2/flowLog:FlowLog", "network-flow-log") == nil {
+		t.Error("no VPC flow logs")
+	}
+}
+
+func TestStagingTasksArePrivate(t *testing.T) {
+	run := staging(t, nil)
+	services := run.OfType("aws:ecs/service:Service")
+	if len(services) != 2 {
+		t.Fatalf("want 2 services, got %d", len(services))
+	}
+	for _, s := range services {
+		net := s.Inputs["networkConfiguration"].ObjectValue()
+		if v := net["assignPublicIp"]; !v.IsBool() || v.BoolValue() {
+			t.Errorf("%s: tasks get a public IP", s.Name)
+		}
+		if subnets := mocks.Flatten(net["subnets"].Mappable()); !strings.Contains(subnets, "subnet-") {
+			t.Errorf("%s: subnets %q", s.Name, subnets)
+		}
+		for _, id := range net["subnets"].ArrayValue() {
+			for _, sub := range run.OfType("aws:ec2/subnet:Subnet") {
+				if sub.ID == id.StringValue() && !strings.Contains(sub.Name, "private") {
+					t.Errorf("%s runs in public subnet %s", s.Name, sub.Name)
+				}
+			}
+		}
+		if !boolean(s, "enableExecuteCommand") {
+			t.Errorf("%s: ECS Exec is off", s.Name)
+		}
+		if !strings.Contains(mocks.Flatten(s.Inputs["deploymentCircuitBreaker"].Mappable()), "enable=true rollback=true") {
+			t.Errorf("%s: no circuit breaker with rollback", s.Name)
+		}
+	}
+	for _, sub := range run.OfType("aws:ec2/subnet:Subnet") {
+		if boolean(sub, "mapPublicIpOnLaunch") {
+			t.Errorf("subnet %s gives public IPs", sub.Name)
+		}
+	}
+	for _, td := range run.OfType("aws:ecs/taskDefinition:TaskDefinition") {
+		def := containers(t, td)[0]
+		if !def.ReadonlyRootFilesystem || def.HealthCheck == nil || def.LogConfiguration.LogDriver != "awslogs" {
+			t.Errorf("%s: read-only root %v, health check %v, log driver %q", td.Name, def.ReadonlyRootFilesystem, def.HealthCheck, def.LogConfiguration.LogDriver)
+		}
+		// Images by digest: a new image is a new revision and a rolling deployment.
+		if !strings.Contains(def.Image, "@sha256:") {
+			t.Errorf("%s runs %q, not an image digest", td.Name, def.Image)
+		}
+	}
+}
+
+// The Bolt transport is single-node: exactly one hub, never two during a deployment, and no
+// auto scaling that could add one.
+func TestStagingRunsExactlyOneMercureHub(t *testing.T) {
+	run := staging(t, map[string]string{"phpMinTasks": "3", "phpMaxTasks": "9"})
+	hub := run.Named("aws:ecs/service:Service", "mercure-service")
+	if num(hub, "desiredCount") != 1 || num(hub, "deploymentMaximumPercent") != 100 || num(hub, "deploymentMinimumHealthyPercent") != 0 {
+		t.Errorf("hub: desired %v, max %v%%, min healthy %v%%; want 1, 100, 0",
+			num(hub, "desiredCount"), num(hub, "deploymentMaximumPercent"), num(hub, "deploymentMinimumHealthyPercent"))
+	}
+	if len(hub.IgnoreChanges) != 0 {
+		t.Errorf("the hub's desiredCount must stay managed (1), but ignoreChanges = %v", hub.IgnoreChanges)
+	}
+	targets := run.OfType("aws:appautoscaling/target:Target")
+	if len(targets) != 1 || !strings.Contains(str(targets[0], "resourceId"), "app-service") {
+		t.Errorf("auto scaling targets: want only the app's, got %d", len(targets))
+	}
+	app := run.Named("aws:ecs/service:Service", "app-service")
+	if strings.Join(app.IgnoreChanges, ",") != "desiredCount" || num(app, "desiredCount") != 3 {
+		t.Errorf("app: desiredCount %v, ignoreChanges %v; want 3 and desiredCount (auto scaling owns it)", num(app, "desiredCount"), app.IgnoreChanges)
+	}
+	if num(targets[0], "minCapacity") != 3 || num(targets[0], "maxCapacity") != 9 {
+		t.Errorf("scaling bounds %v-%v, want 3-9", num(targets[0], "minCapacity"), num(targets[0], "maxCapacity"))
+	}
+	if n := len(run.OfType("aws:appautoscaling/policy:Policy")); n != 2 {
+		t.Errorf("want CPU and memory target tracking, got %d policies", n)
+	}
+}
+
+func TestStagingProtectsStatefulResources(t *testing.T) {
+	stateful := []string{
+		"aws:rds/cluster:Cluster", "aws:elasticache/replicationGroup:ReplicationGroup",
+		"aws:ecr/repository:Repository", "aws:secretsmanager/secret:Secret", "aws:kms/key:Key",
+	}
+	for _, protect := range []bool{true, false} {
+		run := staging(t, map[string]string{"protect": map[bool]string{true: "true", false: "false"}[protect]})
+		for _, typ := range stateful {
+			rs := run.OfType(typ)
+			if len(rs) == 0 {
+				t.Fatalf("no %s", typ)
+			}
+			for _, r := range rs {
+				if r.Protect != protect {
+					t.Errorf("protect=%v: %s %s protect = %v", protect, typ, r.Name, r.Protect)
+				}
+			}
+		}
+		if got := boolean(run.Named("aws:rds/cluster:Cluster", "db-cluster"), "deletionProtection"); got != protect {
+			t.Errorf("protect=%v: Aurora deletionProtection = %v", protect, got)
+		}
+	}
+}
+
+func TestStagingUsesTheTaggedProviderEverywhere(t *testing.T) {
+	run := staging(t, nil)
+	p := run.Named("pulumi:providers:aws", "aws")
+	if p == nil {
+		t.Fatal("no explicit AWS provider")
+	}
+	if str(p, "region") != "eu-central-1" {
+		t.Errorf("provider region %q", str(p, "region"))
+	}
+	tags := mocks.Flatten(p.Inputs["defaultTags"].Mappable())
+	if tags != "tags=ManagedBy=pulumi Project=sudoku Stack=staging" {
+		t.Errorf("default tags: %s", tags)
+	}
+	for _, r := range run.Resources() {
+		if strings.HasPrefix(r.Type, "aws:") && (r.Provider == "" || !strings.Contains(r.Provider, "pulumi:providers:aws::aws")) {
+			t.Errorf("%s %s does not use the tagged provider (%q)", r.Type, r.Name, r.Provider)
+		}
+	}
+}
+
+func TestStagingNetworkLayout(t *testing.T) {
+	cases := []struct {
+		nat                  string
+		nats, endpoints, azs int
+	}{
+		{"one-per-az", 3, 1, 3}, {"single", 1, 1, 3}, {"none", 0, 6, 2},
+	}
+	for _, c := range cases {
+		run := staging(t, map[string]string{"natGateways": c.nat, "azCount": map[int]string{2: "2", 3: "3"}[c.azs]})
+		if n := len(run.OfType("aws:ec2/natGateway:NatGateway")); n != c.nats {
+			t.Errorf("%s: %d NAT gateways, want %d", c.nat, n, c.nats)
+		}
+		if n := len(run.OfType("aws:ec2/vpcEndpoint:VpcEndpoint")); n != c.endpoints {
+			t.Errorf("%s: %d VPC endpoints, want %d", c.nat, n, c.endpoints)
+		}
+		if n := len(run.OfType("aws:ec2/subnet:Subnet")); n != 2*c.azs {
+			t.Errorf("%s: %d subnets, want %d", c.nat, n, 2*c.azs)
+		}
+		routes := run.OfType("aws:ec2/route:Route")
+		natRoutes := 0
+		for _, r := range routes {
+			if str(r, "natGatewayId") != "" {
+				natRoutes++
+			}
+		}
+		if want := map[bool]int{true: 0, false: c.azs}[c.nats == 0]; natRoutes != want {
+			t.Errorf("%s: %d private routes through NAT, want %d", c.nat, natRoutes, want)
+		}
+		// Aurora's instances spread over the AZs.
+		seen := map[string]bool{}
+		for _, i := range run.OfType("aws:rds/clusterInstance:ClusterInstance") {
+			seen[str(i, "availabilityZone")] = true
+		}
+		if len(seen) != 2 {
+			t.Errorf("%s: Aurora instances in %d AZs, want 2", c.nat, len(seen))
+		}
+	}
+}
+
+func TestStagingHTTPSModes(t *testing.T) {
+	const cert = "arn:aws:acm:eu-central-1:123456789012:certificate/0e8d1ab4-1b2c-4c5d-8e9f-0a1b2c3d4e5f"
+	cases := []struct {
+		name       string
+		overrides  map[string]string
+		https      bool
+		createCert bool
+		alias      bool
+		url        string
+	}{
+		{"http only", nil, false, false, false, "http://"},
+		{"own certificate", map[string]string{"domainName": "staging.example.com", "certificateArn": cert}, true, false, false, "https://staging.example.com"},
+		{"created certificate", map[string]string{"domainName": "staging.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}, true, true, true, "https://staging.example.com"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			run := staging(t, c.overrides)
+			listeners := map[float64]*mocks.Resource{}
+			for _, l := range run.OfType("aws:lb/listener:Listener") {
+				listeners[num(l, "port")] = l
+			}
+			if c.https {
+				https := listeners[443]
+				if https == nil || str(https, "protocol") != "HTTPS" || !strings.HasPrefix(str(https, "sslPolicy"), "ELBSecurityPolicy-TLS13-") {
+					t.Fatalf("no HTTPS listener with a TLS 1.3 policy")
+				}
+				if redirect := mocks.Flatten(listeners[80].Inputs["defaultActions"].Mappable()); !strings.Contains(redirect, "protocol=HTTPS") || !strings.Contains(redirect, "type=redirect") {
+					t.Errorf("port 80 does not redirect to HTTPS: %s", redirect)
+				}
+			} else if len(listeners) != 1 || listeners[80] == nil {
+				t.Errorf("HTTP only: want one listener on 80, got %d", len(listeners))
+			}
+			if got := len(run.OfType("aws:acm/certificate:Certificate")) > 0; got != c.createCert {
+				t.Errorf("certificate created: %v, want %v", got, c.createCert)
+			}
+			if got := run.Named("aws:route53/record:Record", "lb-alias") != nil; got != c.alias {
+				t.Errorf("alias record: %v, want %v", got, c.alias)
+			}
+			if url, _ := run.outputs["url"].Value.(string); !strings.HasPrefix(url, c.url) {
+				t.Errorf("url = %q, want %s...", url, c.url)
+			}
+			rule := run.Named("aws:lb/listenerRule:ListenerRule", "lb-mercure")
+			if conds := mocks.Flatten(rule.Inputs["conditions"].Mappable()); !strings.Contains(conds, "/.well-known/mercure /.well-known/mercure/*") {
+				t.Errorf("mercure rule conditions: %s", conds)
+			}
+		})
+	}
+}
+
+func TestStagingLoadBalancer(t *testing.T) {
+	run := staging(t, nil)
+	alb := run.Named("aws:lb/loadBalancer:LoadBalancer", "lb-alb")
+	if boolean(alb, "internal") || !boolean(alb, "dropInvalidHeaderFields") || !boolean(alb, "enableDeletionProtection") {
+		t.Error("the ALB must be internet-facing, drop invalid headers and be protected from deletion")
+	}
+	if idle := num(alb, "idleTimeout"); idle <= 40 {
+		t.Errorf("idle timeout %v s would cut Mercure's SSE streams between 40 s heartbeats", idle)
+	}
+	for tg, path := range map[string]string{"lb-app": "/status.php", "lb-mercure": "/healthz"} {
+		r := run.Named("aws:lb/targetGroup:TargetGroup", tg)
+		if hc := mocks.Flatten(r.Inputs["healthCheck"].Mappable()); !strings.Contains(hc, "path="+path) {
+			t.Errorf("%s health check: %s", tg, hc)
+		}
+	}
+}
+
+func TestStagingMonitoring(t *testing.T) {
+	run := staging(t, map[string]string{"alarmEmails": `["oncall@example.com"]`, "cacheReplica": "true"})
+	alarms := map[string]bool{}
+	for _, a := range run.OfType("aws:cloudwatch/metricAlarm:MetricAlarm") {
+		alarms[strings.TrimPrefix(a.Name, "alarm-")] = true
+		if !strings.Contains(mocks.Flatten(a.Inputs["alarmActions"].Mappable()), "arn:aws:sns:") {
+			t.Errorf("alarm %s notifies no SNS topic", a.Name)
+		}
+	}
+	for _, want := range []string{
+		"http-5xx-rate", "app-unhealthy-targets", "mercure-unhealthy-targets", "app-p95-latency",
+		"app-tasks-below-desired", "mercure-tasks-below-desired", "app-cpu-high", "app-memory-high",
+		"mercure-cpu-high", "mercure-memory-high", "db-cpu-high", "db-freeable-memory-low", "db-replica-lag",
+		"redis-1-cpu-high", "redis-1-memory-high", "redis-1-evictions", "redis-2-evictions",
+	} {
+		if !alarms[want] {
+			t.Errorf("alarm %s is missing", want)
+		}
+	}
+	subs := run.OfType("aws:sns/topicSubscription:TopicSubscription")
+	if len(subs) != 1 || str(subs[0], "endpoint") != "oncall@example.com" {
+		t.Errorf("e-mail subscriptions: %d", len(subs))
+	}
+	dash := run.Named("aws:cloudwatch/dashboard:Dashboard", "dashboard")
+	body := jsonInput(t, dash, "dashboardBody").(map[string]any)
+	if n := len(body["widgets"].([]any)); n < 10 {
+		t.Errorf("dashboard has %d widgets", n)
+	}
+	cache := run.Named("aws:elasticache/replicationGroup:ReplicationGroup", "cache-redis")
+	if num(cache, "numCacheClusters") != 2 || !boolean(cache, "automaticFailoverEnabled") || !boolean(cache, "multiAzEnabled") {
+		t.Error("cacheReplica=true did not add a replica with automatic failover")
+	}
+}
+
+func TestStagingOutputs(t *testing.T) {
+	run := staging(t, nil)
+	for _, k := range []string{"url", "mercureUrl", "albDnsName", "ecrRepositoryUrls", "clusterName", "serviceNames",
+		"dbEndpoint", "dbReaderEndpoint", "redisEndpoint", "secretArns", "logGroups", "alarmTopicArn", "dashboardName"} {
+		v, ok := run.outputs[k]
+		if !ok || v.Value == nil || v.Value == "" {
+			t.Errorf("output %s is missing", k)
+		}
+		if v.Secret {
+			t.Errorf("output %s is secret; staging outputs hold no secret values", k)
+		}
+	}
+	if u := mocks.Flatten(run.outputs["ecrRepositoryUrls"].Value); !strings.Contains(u, "app=123456789012.dkr.ecr.eu-central-1.amazonaws.com/sudoku-staging-app") {
+		t.Errorf("ecrRepositoryUrls = %s", u)
+	}
+	assertNoSecretLeaks(t, run)
+}
+
+func TestStagingConfigIsValidated(t *testing.T) {
+	cases := []struct {
+		name      string
+		overrides map[string]string
+		want      []string
+	}{
+		{"region", map[string]string{"awsRegion": "europe"}, []string{"sudoku:awsRegion", "eu-central-1"}},
+		{"cidr", map[string]string{"vpcCidr": "10.0.0.0/8"}, []string{"sudoku:vpcCidr", "/16 to /20"}},
+		{"cidr not a network", map[string]string{"vpcCidr": "10.0.0.1/16"}, []string{"sudoku:vpcCidr", "CIDR"}},
+		{"one az", map[string]string{"azCount": "1"}, []string{"sudoku:azCount", "2 to 6"}},
+		{"more azs than the region has", map[string]string{"azCount": "4"}, []string{"sudoku:azCount", "at most 3"}},
+		{"nat", map[string]string{"natGateways": "two"}, []string{"sudoku:natGateways", "one-per-az, single, none"}},
+		{"fargate size", map[string]string{"phpCpu": "256", "phpMemory": "4096"}, []string{"sudoku:phpMemory", "phpCpu 256"}},
+		{"tasks", map[string]string{"phpMinTasks": "4", "phpMaxTasks": "2"}, []string{"sudoku:phpMaxTasks", "phpMinTasks (4)"}},
+		{"backups off", map[string]string{"dbBackupRetentionDays": "0"}, []string{"sudoku:dbBackupRetentionDays", "1 to 35"}},
+		{"log retention", map[string]string{"logRetentionDays": "10"}, []string{"sudoku:logRetentionDays", "CloudWatch"}},
+		{"idle timeout", map[string]string{"albIdleTimeout": "30"}, []string{"sudoku:albIdleTimeout", "41 to 4000"}},
+		{"domain without zone", map[string]string{"domainName": "staging.example.com"}, []string{"sudoku:hostedZoneId", "certificateArn"}},
+		{"certificate without domain", map[string]string{"certificateArn": "arn:aws:acm:eu-central-1:123456789012:certificate/0e8d1ab4-1b2c-4c5d-8e9f-0a1b2c3d4e5f"}, []string{"sudoku:domainName"}},
+		{"bad certificate", map[string]string{"domainName": "a.example.com", "certificateArn": "cert"}, []string{"sudoku:certificateArn", "ACM certificate ARN"}},
+		{"tls policy", map[string]string{"albSslPolicy": "ELBSecurityPolicy-2016-08"}, []string{"sudoku:albSslPolicy", "TLS 1.3"}},
+		{"aurora version", map[string]string{"dbEngineVersion": "5.7.mysql_aurora.2.11.2"}, []string{"sudoku:dbEngineVersion", "Aurora MySQL 3"}},
+		{"alarm email", map[string]string{"alarmEmails": `["oncall"]`}, []string{"sudoku:alarmEmails", "e-mail"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			run, err := runStack(t, "staging", c.overrides)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+			for _, r := range run.Resources() {
+				if r.Type != "pulumi:providers:aws" {
+					t.Errorf("%s %s was registered before the config was rejected", r.Type, r.Name)
+				}
+			}
+		})
+	}
+}
