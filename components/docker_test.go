@@ -42,25 +42,29 @@ func awaitSecret(t *testing.T, ctx *pulumi.Context, what string, o pulumi.Output
 	return s
 }
 
-// assertChildrenOf checks that every resource other than the network belongs to the
-// component (directly or below it) and is named after it, so that two instances never
-// collide.
+// assertChildrenOf checks that the component's children are named after it and that what
+// is named after it is its child, so that two instances never collide.
 func assertChildrenOf(t *testing.T, m *mocks.Monitor, componentType, name string) {
 	t.Helper()
 	comp := m.Named("sudoku:components:"+componentType, name)
 	if comp == nil {
 		t.Fatalf("component %s %s is missing", componentType, name)
 	}
+	children := 0
 	for _, r := range m.Resources() {
-		if r == comp || strings.HasPrefix(r.Name, "net") {
-			continue
+		named, child := strings.HasPrefix(r.Name, name+"-"), r.Parent == comp.URN
+		if child {
+			children++
 		}
-		if r.Parent != comp.URN {
+		if named && !child {
 			t.Errorf("%s %s is not parented to the component", r.Type, r.Name)
 		}
-		if !strings.HasPrefix(r.Name, name+"-") {
+		if child && !named {
 			t.Errorf("%s %s is not named %s-<suffix>", r.Type, r.Name, name)
 		}
+	}
+	if children == 0 {
+		t.Errorf("component %s has no children", name)
 	}
 }
 

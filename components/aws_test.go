@@ -1,0 +1,240 @@
+package components
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/sudoku/infra/internal/mocks"
+)
+
+func TestSubnetCIDR(t *testing.T) {
+	cases := []struct {
+		cidr    string
+		bits, i int
+		want    string
+	}{
+		{"10.0.0.0/16", 4, 0, "10.0.0.0/20"},
+		{"10.0.0.0/16", 4, 1, "10.0.16.0/20"},
+		{"10.0.0.0/16", 4, 8, "10.0.128.0/20"},
+		{"10.0.0.0/16", 4, 15, "10.0.240.0/20"},
+		{"172.16.0.0/20", 4, 9, "172.16.9.0/24"},
+	}
+	for _, c := range cases {
+		if got, err := SubnetCIDR(c.cidr, c.bits, c.i); err != nil || got != c.want {
+			t.Errorf("SubnetCIDR(%s, %d, %d) = %s, %v; want %s", c.cidr, c.bits, c.i, got, err, c.want)
+		}
+	}
+	for _, bad := range []struct {
+		cidr    string
+		bits, i int
+	}{{"10.0.0.0/16", 4, 16}, {"10.0.0.0/30", 4, 0}, {"nope", 4, 0}, {"::/64", 4, 0}} {
+		if _, err := SubnetCIDR(bad.cidr, bad.bits, bad.i); err == nil {
+			t.Errorf("SubnetCIDR(%s, %d, %d) did not fail", bad.cidr, bad.bits, bad.i)
+		}
+	}
+}
+
+func TestValidFargateSize(t *testing.T) {
+	for _, ok := range [][2]int{{256, 512}, {256, 2048}, {512, 1024}, {512, 4096}, {1024, 8192}, {4096, 30720}, {16384, 122880}} {
+		if !ValidFargateSize(ok[0], ok[1]) {
+			t.Errorf("%v rejected", ok)
+		}
+	}
+	for _, bad := range [][2]int{{256, 4096}, {512, 512}, {1000, 2048}, {1024, 1024}, {8192, 17000}} {
+		if ValidFargateSize(bad[0], bad[1]) {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+func TestSecretValueFrom(t *testing.T) {
+	var whole, key string
+	mustRun(t, func(ctx *pulumi.Context) error {
+		arn := pulumi.String("arn:aws:secretsmanager:eu-central-1:1:secret:x-AbCdEf").ToStringOutput()
+		a, err := mocks.Await(ctx, Secret{Arn: arn}.ValueFrom())
+		whole, _ = a.Value.(string)
+		if err != nil {
+			return err
+		}
+		b, err := mocks.Await(ctx, Secret{Arn: arn, Key: "DATABASE_URL"}.ValueFrom())
+		key, _ = b.Value.(string)
+		return err
+	})
+	if whole != "arn:aws:secretsmanager:eu-central-1:1:secret:x-AbCdEf" || key != "arn:aws:secretsmanager:eu-central-1:1:secret:x-AbCdEf:DATABASE_URL::" {
+		t.Errorf("ValueFrom = %q and %q", whole, key)
+	}
+}
+
+// The image tag follows the build's content: same files, same tag (no push, no new task
+// definition); any change to a file, the Dockerfile or the target, a new tag. Files that
+// .dockerignore excludes do not count.
+func TestContentTag(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Dockerfile", "FROM scratch\n")
+	write("public/index.php", "<?php echo 1;")
+	write(".dockerignore", "var\n*.log\n")
+	b := imageBuild{context: dir, target: "production"}
+	tag := func() string {
+		t.Helper()
+		s, err := b.contentTag()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	first := tag()
+	if len(first) != 16 || tag() != first {
+		t.Fatalf("tag %q is not stable", first)
+	}
+	write("var/cache/x", "ignored")
+	write("debug.log", "ignored")
+	if tag() != first {
+		t.Error("a file .dockerignore excludes changed the tag")
+	}
+	write("public/index.php", "<?php echo 2;")
+	second := tag()
+	if second == first {
+		t.Error("a changed source file kept the tag")
+	}
+	b.target = "development"
+	if tag() == second {
+		t.Error("another target kept the tag")
+	}
+	write(".dockerignore", "var\n!var/keep\n")
+	if tag() == second {
+		t.Error("with exceptions in .dockerignore, everything must be hashed")
+	}
+}
+
+// awsRuntime is a network, key, cluster and namespace for component tests.
+func awsRuntime(ctx *pulumi.Context) (AwsRuntime, error) {
+	n, err := NewAwsNetwork(ctx, "net", &AwsNetworkArgs{AvailabilityZones: []string{"eu-central-1a", "eu-central-1b"}, Region: "eu-central-1"})
+	if err != nil {
+		return AwsRuntime{}, err
+	}
+	return AwsRuntime{Network: n, Region: "eu-central-1", KmsKeyArn: pulumi.String("arn:aws:kms:eu-central-1:123456789012:key/k"), Protect: true}, nil
+}
+
+func TestAwsDatabaseAndCacheShapes(t *testing.T) {
+	var dbURL, redisURL string
+	var dbSecret, cacheSecret Secret
+	var dbArn, cacheArn string
+	m := mustRun(t, func(ctx *pulumi.Context) error {
+		rt, err := awsRuntime(ctx)
+		if err != nil {
+			return err
+		}
+		app := rt.Network.SecurityGroupIDs.MapIndex(pulumi.String(TierApp))
+		db, err := NewAwsDatabase(ctx, "db", &AwsDatabaseArgs{Runtime: rt, ClientSecurityGroupID: app, Instances: 3})
+		if err != nil {
+			return err
+		}
+		cache, err := NewAwsCache(ctx, "cache", &AwsCacheArgs{Runtime: rt, ClientSecurityGroupID: app})
+		if err != nil {
+			return err
+		}
+		dbURL = awaitSecret(t, ctx, "db URL", db.URL)
+		redisURL = awaitSecret(t, ctx, "cache URL", cache.URL)
+		awaitSecret(t, ctx, "db password", db.Password)
+		dbSecret, cacheSecret = db.URLSecret, cache.URLSecret
+		a, _ := mocks.Await(ctx, dbSecret.ValueFrom())
+		dbArn, _ = a.Value.(string)
+		b, _ := mocks.Await(ctx, cacheSecret.ValueFrom())
+		cacheArn, _ = b.Value.(string)
+		return nil
+	})
+	if !strings.HasPrefix(dbURL, "mysql://sudoku_user:") || !strings.Contains(dbURL, "@sudoku-test-db.cluster-") || !strings.HasSuffix(dbURL, ":3306/sudoku?serverVersion=8.0&charset=utf8mb4") {
+		t.Errorf("DATABASE_URL = %q", dbURL)
+	}
+	if !strings.HasPrefix(redisURL, "rediss://default:") || !strings.HasSuffix(redisURL, ".cache.amazonaws.com:6379") {
+		t.Errorf("REDIS_URL = %q (want TLS, rediss://)", redisURL)
+	}
+	if !strings.HasSuffix(dbArn, ":DATABASE_URL::") || !strings.HasSuffix(cacheArn, ":REDIS_URL::") {
+		t.Errorf("valueFrom: %q, %q", dbArn, cacheArn)
+	}
+	if n := len(m.OfType("aws:rds/clusterInstance:ClusterInstance")); n != 3 {
+		t.Errorf("%d Aurora instances, want 3", n)
+	}
+	assertChildrenOf(t, m, "Database", "db")
+	for _, leak := range m.PlaintextLeaks() {
+		t.Errorf("plaintext secret at %s", leak)
+	}
+}
+
+func TestAwsArgsAreValidated(t *testing.T) {
+	cases := []struct {
+		name  string
+		build func(ctx *pulumi.Context, rt AwsRuntime) error
+		want  string
+	}{
+		{"azs", func(ctx *pulumi.Context, _ AwsRuntime) error {
+			_, err := NewAwsNetwork(ctx, "x", &AwsNetworkArgs{AvailabilityZones: []string{"a"}, Region: "r"})
+			return err
+		}, "network: AvailabilityZones must be 2 to 6 zones"},
+		{"nat", func(ctx *pulumi.Context, _ AwsRuntime) error {
+			_, err := NewAwsNetwork(ctx, "x", &AwsNetworkArgs{AvailabilityZones: []string{"a", "b"}, Region: "r", NatGateways: "many"})
+			return err
+		}, "network: NatGateways must be one-per-az, single or none"},
+		{"backups", func(ctx *pulumi.Context, rt AwsRuntime) error {
+			_, err := NewAwsDatabase(ctx, "x", &AwsDatabaseArgs{Runtime: rt, ClientSecurityGroupID: pulumi.String("sg"), BackupRetentionDays: 40})
+			return err
+		}, "database: BackupRetentionDays must be 1 to 35"},
+		{"db client", func(ctx *pulumi.Context, rt AwsRuntime) error {
+			_, err := NewAwsDatabase(ctx, "x", &AwsDatabaseArgs{Runtime: rt})
+			return err
+		}, "database: ClientSecurityGroupID must be set"},
+		{"redis version", func(ctx *pulumi.Context, rt AwsRuntime) error {
+			_, err := NewAwsCache(ctx, "x", &AwsCacheArgs{Runtime: rt, ClientSecurityGroupID: pulumi.String("sg"), EngineVersion: "5.0.6"})
+			return err
+		}, "cache: EngineVersion must be a Redis 6 or 7 version"},
+		{"hub needs a cluster", func(ctx *pulumi.Context, rt AwsRuntime) error {
+			_, err := NewAwsMercureHub(ctx, "x", &AwsMercureHubArgs{Runtime: rt, CorsOrigins: pulumi.StringArray{}, TargetGroupArn: pulumi.String("tg")})
+			return err
+		}, "mercure: Runtime.Cluster and Runtime.Namespace must be set"},
+		{"idle timeout", func(ctx *pulumi.Context, rt AwsRuntime) error {
+			_, err := NewAwsLoadBalancer(ctx, "x", &AwsLoadBalancerArgs{Runtime: rt, IdleTimeout: 30})
+			return err
+		}, "loadbalancer: IdleTimeout must be above the hub's 40 s heartbeat"},
+		{"domain without zone", func(ctx *pulumi.Context, rt AwsRuntime) error {
+			_, err := NewAwsLoadBalancer(ctx, "x", &AwsLoadBalancerArgs{Runtime: rt, DomainName: "a.example.com"})
+			return err
+		}, "loadbalancer: HostedZoneID must be set"},
+		{"no network", func(ctx *pulumi.Context, _ AwsRuntime) error {
+			_, err := NewAwsCache(ctx, "x", &AwsCacheArgs{})
+			return err
+		}, "cache: Runtime.Network must be an AWS network"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := run(t, func(ctx *pulumi.Context) error {
+				rt, err := awsRuntime(ctx)
+				if err != nil {
+					return err
+				}
+				return c.build(ctx, rt)
+			})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+			for _, r := range m.Resources() {
+				if strings.HasPrefix(r.Name, "x") {
+					t.Errorf("%s %s was registered before the args were rejected", r.Type, r.Name)
+				}
+			}
+		})
+	}
+}
