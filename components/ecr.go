@@ -27,6 +27,9 @@ func newRepository(ctx *pulumi.Context, name string, rt AwsRuntime, parent pulum
 	repo, err := ecr.NewRepository(ctx, name+"-repository", &ecr.RepositoryArgs{
 		Name:               pulumi.String(physicalName(ctx, name)),
 		ImageTagMutability: pulumi.String("IMMUTABLE"),
+		// A protected repository keeps its images; an unprotected one (a deliberate
+		// teardown) may be deleted with them.
+		ForceDelete: pulumi.Bool(!rt.Protect),
 		ImageScanningConfiguration: ecr.RepositoryImageScanningConfigurationArgs{
 			ScanOnPush: pulumi.Bool(true),
 		},
