@@ -6,6 +6,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/sudoku/infra/internal/guard"
 	"github.com/sudoku/infra/internal/mocks"
 )
 
@@ -306,4 +307,16 @@ func TestInvalidConfigReportsEveryKey(t *testing.T) {
 
 func TestGoldenStaging(t *testing.T) {
 	mocks.AssertGolden(t, "testdata/staging.golden", mocks.Render(mustRun(t, "staging", nil).Monitor))
+}
+
+// Whatever the program protects or retains holds data; the destructive-change guard must
+// know its type, or a pull request could replace it unnoticed.
+func TestGuardKnowsEveryStatefulType(t *testing.T) {
+	for _, stack := range []string{"local", "staging"} {
+		for _, r := range mustRun(t, stack, nil).Resources() {
+			if (r.Protect || r.RetainOnDelete) && guard.Stateful[r.Type] == "" {
+				t.Errorf("%s: %s %s is protected or retained, but the guard does not list its type", stack, r.Type, r.Name)
+			}
+		}
+	}
 }
