@@ -237,7 +237,7 @@ func TestStagingSecretsStayOutOfTaskEnvironments(t *testing.T) {
 				}
 			}
 			for _, res := range s.Resource {
-				if res == "*" && !(len(s.Action) == 1 && s.Action[0] == "ecr:GetAuthorizationToken") {
+				if res == "*" && (len(s.Action) != 1 || s.Action[0] != "ecr:GetAuthorizationToken") {
 					t.Errorf("%s grants %v on every resource", role, s.Action)
 				}
 			}

@@ -106,7 +106,7 @@ func newMercureFargate(ctx *pulumi.Context, name string, a AwsMercureHubArgs, m 
 	if err != nil {
 		return err
 	}
-	origins := a.CorsOrigins.ToStringArrayOutput().ApplyT(func(o []string) string { return corsOriginsValue(o) }).(pulumi.StringOutput)
+	origins := a.CorsOrigins.ToStringArrayOutput().ApplyT(corsOriginsValue).(pulumi.StringOutput)
 	svc, err := newFargateService(ctx, fargateSpec{
 		name:       name,
 		rt:         rt,

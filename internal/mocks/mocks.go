@@ -94,7 +94,7 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 		// parent type; so do we.
 		return "", nil, fmt.Errorf("duplicate resource URN %q; try giving it a unique name", r.URN)
 	}
-	id, outputs := mockOutputs(r, m.Stack)
+	id, outputs := mockOutputs(r)
 	for _, k := range r.AdditionalSecretOutputs {
 		if v, ok := outputs[resource.PropertyKey(k)]; ok && !v.IsSecret() {
 			outputs[resource.PropertyKey(k)] = resource.MakeSecret(v)

@@ -9,7 +9,7 @@ import (
 
 // mockOutputs returns the ID and outputs a provider would: the inputs, plus what the provider
 // computes for that type.
-func mockOutputs(r *Resource, stack string) (string, resource.PropertyMap) {
+func mockOutputs(r *Resource) (string, resource.PropertyMap) {
 	out := r.Inputs.Copy()
 	id := sanitize(r.Name) + "-id"
 	set := func(k string, v any) { out[resource.PropertyKey(k)] = resource.NewPropertyValue(v) }
@@ -45,7 +45,7 @@ func mockOutputs(r *Resource, stack string) (string, resource.PropertyMap) {
 		id = fakeHex("container:"+str("name"), 64)
 	default:
 		if strings.HasPrefix(r.Type, "aws:") {
-			id = awsOutputs(r, out, set, str)
+			id = awsOutputs(r, set, str)
 		}
 	}
 	return id, out
@@ -63,7 +63,7 @@ func arn(service, resource string) string {
 
 // awsOutputs fills in what AWS computes: IDs, ARNs, endpoints, and the names Pulumi
 // generates when the program gives none.
-func awsOutputs(r *Resource, out resource.PropertyMap, set func(string, any), str func(string) string) string {
+func awsOutputs(r *Resource, set func(string, any), str func(string) string) string {
 	hex := fakeHex(r.Type+":"+r.Name, 17)
 	autoName := func() string {
 		if n := str("name"); n != "" {

@@ -36,7 +36,7 @@ func LoadProject(dir string) (*Project, error) {
 	}
 	var p Project
 	if err := yaml.Unmarshal(data, &p); err != nil {
-		return nil, fmt.Errorf("Pulumi.yaml: %w", err)
+		return nil, fmt.Errorf("reading Pulumi.yaml: %w", err)
 	}
 	return &p, nil
 }
@@ -58,7 +58,7 @@ func StackConfig(dir, stack string) (map[string]string, error) {
 		}
 		v, err := configString(decl.Default)
 		if err != nil {
-			return nil, fmt.Errorf("Pulumi.yaml: default of %s: %w", key, err)
+			return nil, fmt.Errorf("reading Pulumi.yaml: default of %s: %w", key, err)
 		}
 		cfg[p.Name+":"+key] = v
 	}
