@@ -6,7 +6,11 @@ SHELL := /usr/bin/env bash
 STACK ?= local
 export STACK
 
-.PHONY: help up preview down destroy test golden lint
+# Pinned linters, built from the Go module proxy on first use.
+GOLANGCI_LINT := go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+ACTIONLINT := go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+
+.PHONY: help up preview down destroy test golden lint preview-staging
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-16s %s\n", $$1, $$2}'
@@ -29,3 +33,12 @@ test: ## Run the test suite (the same command CI runs)
 
 golden: ## Regenerate the golden files and the README's config table after an intended change
 	go test . -run 'Golden|ReadmeConfigTable' -update
+
+lint: ## Lint the Go code (golangci-lint), the workflows (actionlint) and the scripts (shellcheck)
+	$(GOLANGCI_LINT) run ./...
+	$(ACTIONLINT)
+	@if command -v shellcheck >/dev/null; then shellcheck -x scripts/*.sh .ci/run; \
+	else echo "shellcheck is not installed: scripts not checked (CI checks them)"; fi
+
+preview-staging: ## Preview staging and run the destructive-change guard (AWS credentials and backend needed)
+	@PULUMI_STACK=$${PULUMI_STACK:-staging} scripts/ci.sh preview

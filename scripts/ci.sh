@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The workflows' steps that are more than one command (.github/workflows/*.yml).
+#
+#   scripts/ci.sh select             select the stack, creating it on first use
+#   scripts/ci.sh guard              pulumi preview --json, then the destructive-change guard
+#   scripts/ci.sh annotate-comment   put the guard's findings at the top of the PR comment
+#   scripts/ci.sh allow-destructive  may a destructive deployment go ahead?
+#   scripts/ci.sh preview            for people (make preview-staging): the diff, then the guard
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+stack=${PULUMI_STACK:-staging}
+label=allow-destructive-changes
+# Working files, out of the checkout when the runner has a temp directory.
+work=${RUNNER_TEMP:-.}
+findings=$work/guard.md
+
+select_stack() {
+	need_pulumi
+	[ -n "${PULUMI_BACKEND_URL:-}${PULUMI_ACCESS_TOKEN:-}" ] ||
+		die "no state backend: set the repository variable PULUMI_BACKEND_URL (for example s3://bucket?region=eu-central-1) or the secret PULUMI_ACCESS_TOKEN (Pulumi Cloud). See README: Continuous delivery."
+	local args=(--create --non-interactive)
+	if [ -n "${PULUMI_SECRETS_PROVIDER:-}" ]; then
+		args+=(--secrets-provider "$PULUMI_SECRETS_PROVIDER")
+	fi
+	pulumi stack select "$stack" "${args[@]}"
+}
+
+# guard writes the findings (guard.md) and the step outputs destructive=true|false. It fails when the
+# preview fails or cannot be read: a preview nobody could judge is not a pass.
+guard() {
+	local preview_status=0 guard_status=0
+	# Built, not `go run`: go run turns every non-zero exit into 1, and 1 and 2 differ here.
+	go build -o "$work/previewguard" ./cmd/previewguard
+	pulumi preview --stack "$stack" --json --non-interactive >"$work/preview.json" || preview_status=$?
+	"$work/previewguard" -format markdown "$work/preview.json" >"$findings" || guard_status=$?
+	cat "$findings"
+	if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
+		cat "$findings" >>"$GITHUB_STEP_SUMMARY"
+	fi
+	if [ "$guard_status" -ge 2 ] || [ "$preview_status" -ne 0 ]; then
+		die "pulumi preview failed (exit $preview_status) or the guard could not read it (exit $guard_status)"
+	fi
+	local destructive=false
+	if [ "$guard_status" -eq 1 ]; then
+		destructive=true
+	fi
+	if [ -n "${GITHUB_OUTPUT:-}" ]; then
+		echo "destructive=$destructive" >>"$GITHUB_OUTPUT"
+	fi
+}
+
+# annotate_comment inserts the findings under the heading of the comment pulumi/actions
+# posted ("#### :tropical_drink: `preview` on sudoku/staging"). Each push rewrites that
+# comment, and this step puts fresh findings back.
+annotate_comment() {
+	need gh "It is on GitHub's runners; elsewhere see https://cli.github.com."
+	need jq "It is on GitHub's runners; elsewhere install jq."
+	: "${PR_NUMBER:?PR_NUMBER is not set}" "${GITHUB_REPOSITORY:?GITHUB_REPOSITORY is not set}"
+	[ -s "$findings" ] || die "$findings is missing: run scripts/ci.sh guard first"
+	local comment id body
+	# shellcheck disable=SC2016 # backquotes in the jq filter are literal
+	comment=$(gh api --paginate "repos/$GITHUB_REPOSITORY/issues/$PR_NUMBER/comments" \
+		--jq '.[] | select(.body | contains("`preview` on ") and contains("Pulumi report")) | {id, body}' | jq -s 'last')
+	if [ "$comment" = null ] || [ -z "$comment" ]; then
+		echo "::warning::No preview comment found; posting the guard's findings on their own."
+		gh pr comment "$PR_NUMBER" --repo "$GITHUB_REPOSITORY" --body-file "$findings"
+		return
+	fi
+	id=$(jq -r .id <<<"$comment")
+	body=$(jq -r --rawfile findings "$findings" \
+		'.body | (split("\n") | .[0]) + "\n\n" + $findings + "\n" + (split("\n") | .[1:] | join("\n"))' <<<"$comment")
+	gh api -X PATCH "repos/$GITHUB_REPOSITORY/issues/comments/$id" -f body="$body" >/dev/null
+	echo "Findings added to comment $id."
+}
+
+# allow_destructive passes when a person started the deployment with allow-destructive, or
+# when the pull request merged as this commit had the label.
+allow_destructive() {
+	if [ "${ALLOW_DESTRUCTIVE_INPUT:-false}" = true ]; then
+		echo "Allowed: the workflow was started with allow-destructive."
+		return
+	fi
+	need gh "It is on GitHub's runners; elsewhere see https://cli.github.com."
+	: "${GITHUB_REPOSITORY:?}" "${GITHUB_SHA:?}"
+	local prs
+	prs=$(gh api "repos/$GITHUB_REPOSITORY/commits/$GITHUB_SHA/pulls" \
+		--jq "[.[] | select(.merged_at != null) | select(any(.labels[]; .name == \"$label\")) | \"#\\(.number)\"] | join(\" \")")
+	if [ -n "$prs" ]; then
+		echo "Allowed: $prs had the label $label."
+		return
+	fi
+	echo "::error::This deployment replaces or deletes a stateful resource (see the job summary), and no one allowed it: the merged pull request lacks the label $label. If it is intended, run this workflow by hand with allow-destructive (README, Intended replacements)."
+	exit 1
+}
+
+# preview is what a developer with staging credentials runs: the diff, then the guard.
+preview() {
+	export PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER=true
+	select_stack
+	pulumi preview --stack "$stack" --diff --non-interactive
+	work=$(mktemp -d)
+	findings=$work/guard.md
+	guard
+}
+
+case "${1:-}" in
+preview) preview ;;
+select) select_stack ;;
+guard) guard ;;
+annotate-comment) annotate_comment ;;
+allow-destructive) allow_destructive ;;
+*) die "usage: scripts/ci.sh select|guard|annotate-comment|allow-destructive|preview" ;;
+esac
