@@ -93,6 +93,9 @@ const (
 	publicSubnetOffset = 8
 )
 
+// anywhere is every IPv4 address.
+const anywhere = "0.0.0.0/0"
+
 // tiers' security groups, by the key they have in Network.SecurityGroupIDs.
 const (
 	TierAlb     = "alb"
@@ -320,7 +323,7 @@ func (b *awsNetwork) createEndpoints() error {
 	if err != nil {
 		return err
 	}
-	if err := ingressFromCidr(b.ctx, b.name+"-endpoints-https", sg.ID(), 443, b.args.CidrBlock, "HTTPS from inside the VPC to AWS APIs", b.n); err != nil {
+	if err := ingress(b.ctx, b.name+"-endpoints-https", sg.ID(), tcpRule{port: 443, cidr: b.args.CidrBlock, description: "HTTPS from inside the VPC to AWS APIs"}, b.n); err != nil {
 		return err
 	}
 	for _, service := range interfaceEndpoints {
@@ -400,13 +403,13 @@ func (b *awsNetwork) createSecurityGroups() error {
 	alb, app, hub := b.sgs[TierAlb].ID(), b.sgs[TierApp].ID(), b.sgs[TierMercure].ID()
 	n := b.name
 	rules := []error{
-		ingressFromCidr(b.ctx, n+"-alb-http", alb, 80, "0.0.0.0/0", "HTTP from the internet (redirected to HTTPS when HTTPS is on)", b.n),
-		ingressFromCidr(b.ctx, n+"-alb-https", alb, 443, "0.0.0.0/0", "HTTPS from the internet", b.n),
+		ingress(b.ctx, n+"-alb-http", alb, tcpRule{port: 80, cidr: anywhere, description: "HTTP from the internet (redirected to HTTPS when HTTPS is on)"}, b.n),
+		ingress(b.ctx, n+"-alb-https", alb, tcpRule{port: 443, cidr: anywhere, description: "HTTPS from the internet"}, b.n),
 		allowTCP(b.ctx, n+"-alb-to-app", alb, app, PhpPort, "load balancer to app tasks", b.n),
 		allowTCP(b.ctx, n+"-alb-to-mercure", alb, hub, MercurePort, "load balancer to the Mercure hub", b.n),
 		allowTCP(b.ctx, n+"-app-to-mercure", app, hub, MercurePort, "app publishes updates to the Mercure hub", b.n),
-		egressToCidr(b.ctx, n+"-app-https", app, 443, "0.0.0.0/0", "app to AWS APIs (ECR, Secrets Manager, logs, ECS Exec) and HTTPS services", b.n),
-		egressToCidr(b.ctx, n+"-mercure-https", hub, 443, "0.0.0.0/0", "hub to AWS APIs (ECR, Secrets Manager, logs, ECS Exec)", b.n),
+		egress(b.ctx, n+"-app-https", app, tcpRule{port: 443, cidr: anywhere, description: "app to AWS APIs (ECR, Secrets Manager, logs, ECS Exec) and HTTPS services"}, b.n),
+		egress(b.ctx, n+"-mercure-https", hub, tcpRule{port: 443, cidr: anywhere, description: "hub to AWS APIs (ECR, Secrets Manager, logs, ECS Exec)"}, b.n),
 	}
 	for _, err := range rules {
 		if err != nil {
@@ -416,50 +419,54 @@ func (b *awsNetwork) createSecurityGroups() error {
 	return nil
 }
 
-// allowTCP opens TCP port from one security group to another: an egress rule on from and an
-// ingress rule on to, both described.
+// tcpRule is one security-group rule for one TCP port, to or from a CIDR block or another
+// security group (peer).
+type tcpRule struct {
+	port        int
+	cidr        string
+	peer        pulumi.StringInput
+	description string
+}
+
+func ingress(ctx *pulumi.Context, name string, sg pulumi.StringInput, r tcpRule, parent pulumi.Resource) error {
+	args := &vpc.SecurityGroupIngressRuleArgs{
+		SecurityGroupId: sg,
+		IpProtocol:      pulumi.String("tcp"),
+		FromPort:        pulumi.Int(r.port),
+		ToPort:          pulumi.Int(r.port),
+		Description:     pulumi.String(r.description),
+	}
+	if r.peer != nil {
+		args.ReferencedSecurityGroupId = r.peer
+	} else {
+		args.CidrIpv4 = pulumi.String(r.cidr)
+	}
+	_, err := vpc.NewSecurityGroupIngressRule(ctx, name, args, pulumi.Parent(parent))
+	return err
+}
+
+func egress(ctx *pulumi.Context, name string, sg pulumi.StringInput, r tcpRule, parent pulumi.Resource) error {
+	args := &vpc.SecurityGroupEgressRuleArgs{
+		SecurityGroupId: sg,
+		IpProtocol:      pulumi.String("tcp"),
+		FromPort:        pulumi.Int(r.port),
+		ToPort:          pulumi.Int(r.port),
+		Description:     pulumi.String(r.description),
+	}
+	if r.peer != nil {
+		args.ReferencedSecurityGroupId = r.peer
+	} else {
+		args.CidrIpv4 = pulumi.String(r.cidr)
+	}
+	_, err := vpc.NewSecurityGroupEgressRule(ctx, name, args, pulumi.Parent(parent))
+	return err
+}
+
+// allowTCP opens a TCP port from one security group to another: an egress rule on from and
+// an ingress rule on to, both described.
 func allowTCP(ctx *pulumi.Context, name string, from, to pulumi.StringInput, port int, description string, parent pulumi.Resource) error {
-	if _, err := vpc.NewSecurityGroupEgressRule(ctx, name+"-out", &vpc.SecurityGroupEgressRuleArgs{
-		SecurityGroupId:           from,
-		ReferencedSecurityGroupId: to,
-		IpProtocol:                pulumi.String("tcp"),
-		FromPort:                  pulumi.Int(port),
-		ToPort:                    pulumi.Int(port),
-		Description:               pulumi.String(description),
-	}, pulumi.Parent(parent)); err != nil {
+	if err := egress(ctx, name+"-out", from, tcpRule{port: port, peer: to, description: description}, parent); err != nil {
 		return err
 	}
-	_, err := vpc.NewSecurityGroupIngressRule(ctx, name+"-in", &vpc.SecurityGroupIngressRuleArgs{
-		SecurityGroupId:           to,
-		ReferencedSecurityGroupId: from,
-		IpProtocol:                pulumi.String("tcp"),
-		FromPort:                  pulumi.Int(port),
-		ToPort:                    pulumi.Int(port),
-		Description:               pulumi.String(description),
-	}, pulumi.Parent(parent))
-	return err
-}
-
-func ingressFromCidr(ctx *pulumi.Context, name string, sg pulumi.StringInput, port int, cidr, description string, parent pulumi.Resource) error {
-	_, err := vpc.NewSecurityGroupIngressRule(ctx, name, &vpc.SecurityGroupIngressRuleArgs{
-		SecurityGroupId: sg,
-		CidrIpv4:        pulumi.String(cidr),
-		IpProtocol:      pulumi.String("tcp"),
-		FromPort:        pulumi.Int(port),
-		ToPort:          pulumi.Int(port),
-		Description:     pulumi.String(description),
-	}, pulumi.Parent(parent))
-	return err
-}
-
-func egressToCidr(ctx *pulumi.Context, name string, sg pulumi.StringInput, port int, cidr, description string, parent pulumi.Resource) error {
-	_, err := vpc.NewSecurityGroupEgressRule(ctx, name, &vpc.SecurityGroupEgressRuleArgs{
-		SecurityGroupId: sg,
-		CidrIpv4:        pulumi.String(cidr),
-		IpProtocol:      pulumi.String("tcp"),
-		FromPort:        pulumi.Int(port),
-		ToPort:          pulumi.Int(port),
-		Description:     pulumi.String(description),
-	}, pulumi.Parent(parent))
-	return err
+	return ingress(ctx, name+"-in", to, tcpRule{port: port, peer: from, description: description}, parent)
 }
