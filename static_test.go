@@ -20,6 +20,12 @@ func tool(t *testing.T, names ...string) string {
 		if p, err := exec.LookPath(n); err == nil {
 			return p
 		}
+		// Debian and Ubuntu name it after the PHP version: php-fpm8.2, php-fpm8.3, ...
+		for _, dir := range filepath.SplitList(os.Getenv("PATH") + ":/usr/sbin") {
+			if matches, _ := filepath.Glob(filepath.Join(dir, n+"[0-9]*")); len(matches) > 0 {
+				return matches[0]
+			}
+		}
 	}
 	if os.Getenv("SUDOKU_REQUIRE_TOOLS") == "1" {
 		t.Fatalf("%s is not installed, and SUDOKU_REQUIRE_TOOLS=1 requires it (.ci/run installs it)", names[0])
@@ -128,7 +134,7 @@ func TestAppImagePhpFpmPool(t *testing.T) {
 	if !ok {
 		t.Fatalf("docker/php/Dockerfile has no FPM_POOL heredoc (found %v)", keys(docs))
 	}
-	fpm := tool(t, "php-fpm8.2", "php-fpm")
+	fpm := tool(t, "php-fpm")
 	poolFile := writeTemp(t, "pool.conf", pool)
 	main := fmt.Sprintf("[global]\nerror_log = /dev/stderr\ninclude = %s\n", poolFile)
 	// -R: CI runs as root; the image runs FPM as the unprivileged app user.
