@@ -204,6 +204,17 @@ func TestStagingSecretsStayOutOfTaskEnvironments(t *testing.T) {
 			}
 		}
 	}
+	// A task starts only once the values of its secrets are stored.
+	for task, values := range map[string][]string{
+		"app-task":     {"app-secret-value", "db-credentials-value", "cache-auth-value", "mercure-jwt-keys-value"},
+		"mercure-task": {"mercure-jwt-keys-value"},
+	} {
+		for _, v := range values {
+			if !run.DependsOn(run.Named("aws:ecs/taskDefinition:TaskDefinition", task), v) {
+				t.Errorf("%s does not wait for %s", task, v)
+			}
+		}
+	}
 	// The execution role reads exactly the secrets its task injects.
 	secretArn := map[string]string{}
 	for _, s := range run.OfType("aws:secretsmanager/secret:Secret") {

@@ -93,9 +93,16 @@ func newLogGroup(ctx *pulumi.Context, name, logName string, retention int, paren
 	}, pulumi.Parent(parent))
 }
 
+// jsonSecret is a Secrets Manager secret that holds a JSON document.
+type jsonSecret struct {
+	resource *secretsmanager.Secret
+	// arn resolves once the value is stored, so that no task starts before it can read it.
+	arn pulumi.StringOutput
+}
+
 // newJSONSecret stores values as one JSON secret in Secrets Manager, encrypted with the
-// stack's key. Consumers reference single keys (Secret.Key).
-func newJSONSecret(ctx *pulumi.Context, name, description string, rt AwsRuntime, values pulumi.StringMap, parent pulumi.Resource) (*secretsmanager.Secret, error) {
+// stack's key. Consumers reference single keys (jsonSecret.key).
+func newJSONSecret(ctx *pulumi.Context, name, description string, rt AwsRuntime, values pulumi.StringMap, parent pulumi.Resource) (*jsonSecret, error) {
 	secret, err := secretsmanager.NewSecret(ctx, name, &secretsmanager.SecretArgs{
 		NamePrefix:  pulumi.String(fmt.Sprintf("%s/%s/%s-", ctx.Project(), ctx.Stack(), name)),
 		Description: pulumi.String(description),
@@ -106,16 +113,19 @@ func newJSONSecret(ctx *pulumi.Context, name, description string, rt AwsRuntime,
 	if err != nil {
 		return nil, err
 	}
-	_, err = secretsmanager.NewSecretVersion(ctx, name+"-value", &secretsmanager.SecretVersionArgs{
+	version, err := secretsmanager.NewSecretVersion(ctx, name+"-value", &secretsmanager.SecretVersionArgs{
 		SecretId:     secret.ID(),
 		SecretString: pulumi.ToSecret(pulumi.JSONMarshal(values)).(pulumi.StringOutput),
 	}, pulumi.Parent(parent))
-	return secret, err
+	if err != nil {
+		return nil, err
+	}
+	return &jsonSecret{resource: secret, arn: after(version, secret.Arn)}, nil
 }
 
-// awsSecret is one key of a JSON secret, as consumers take it.
-func awsSecret(value pulumi.StringOutput, secret *secretsmanager.Secret, key string) Secret {
-	return Secret{Value: pulumi.ToSecret(value).(pulumi.StringOutput), Arn: secret.Arn, Key: key}
+// key is one key of the secret, as consumers take it.
+func (s *jsonSecret) key(value pulumi.StringOutput, key string) Secret {
+	return Secret{Value: pulumi.ToSecret(value).(pulumi.StringOutput), Arn: s.arn, Key: key}
 }
 
 // policy is an IAM policy document; its resources may be outputs.

@@ -138,13 +138,14 @@ func newElastiCache(ctx *pulumi.Context, name string, a AwsCacheArgs, c *Cache) 
 	c.Port = pulumi.Int(CachePort).ToIntOutput()
 	c.Password = token
 	c.URL = redisURL("rediss", token, c.ReplicationGroup.PrimaryEndpointAddress)
-	c.Credentials, err = newJSONSecret(ctx, name+"-auth", "ElastiCache AUTH token of the sudoku app, and its REDIS_URL", rt, pulumi.StringMap{
+	secret, err := newJSONSecret(ctx, name+"-auth", "ElastiCache AUTH token of the sudoku app, and its REDIS_URL", rt, pulumi.StringMap{
 		"auth_token": token,
 		"REDIS_URL":  c.URL,
 	}, c)
 	if err != nil {
 		return err
 	}
-	c.URLSecret = awsSecret(c.URL, c.Credentials, "REDIS_URL")
+	c.Credentials = secret.resource
+	c.URLSecret = secret.key(c.URL, "REDIS_URL")
 	return nil
 }

@@ -184,7 +184,7 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 	d.User = pulumi.String(DatabaseUser).ToStringOutput()
 	d.Password = password
 	d.URL = databaseURL(password, d.Cluster.Endpoint, "8.0")
-	d.Credentials, err = newJSONSecret(ctx, name+"-credentials", "Aurora credentials of the sudoku app, and its DATABASE_URL", rt, pulumi.StringMap{
+	secret, err := newJSONSecret(ctx, name+"-credentials", "Aurora credentials of the sudoku app, and its DATABASE_URL", rt, pulumi.StringMap{
 		"engine":       pulumi.String("mysql"),
 		"host":         d.Cluster.Endpoint,
 		"port":         pulumi.Sprintf("%d", DatabasePort),
@@ -196,6 +196,7 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 	if err != nil {
 		return err
 	}
-	d.URLSecret = awsSecret(d.URL, d.Credentials, "DATABASE_URL")
+	d.Credentials = secret.resource
+	d.URLSecret = secret.key(d.URL, "DATABASE_URL")
 	return nil
 }

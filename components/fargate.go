@@ -155,7 +155,8 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 		EnableExecuteCommand:            pulumi.Bool(true),
 		EnableEcsManagedTags:            pulumi.Bool(true),
 		PropagateTags:                   pulumi.String("SERVICE"),
-		// `pulumi up` waits for the rollout, so a failed deployment fails the update.
+		// `pulumi up` waits until the service is stable (the new revision, or the old one
+		// after a rollback).
 		WaitForSteadyState: pulumi.Bool(true),
 	}
 	if spec.registry != nil {

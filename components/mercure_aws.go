@@ -82,14 +82,16 @@ func newMercureFargate(ctx *pulumi.Context, name string, a AwsMercureHubArgs, m 
 	if err != nil {
 		return err
 	}
-	if m.Keys, err = newJSONSecret(ctx, name+"-jwt-keys", "Mercure publisher and subscriber JWT keys", rt, pulumi.StringMap{
+	keys, err := newJSONSecret(ctx, name+"-jwt-keys", "Mercure publisher and subscriber JWT keys", rt, pulumi.StringMap{
 		"publisher_jwt_key":  publisher,
 		"subscriber_jwt_key": subscriber,
-	}, m); err != nil {
+	}, m)
+	if err != nil {
 		return err
 	}
-	m.PublisherKey = awsSecret(publisher, m.Keys, "publisher_jwt_key")
-	m.SubscriberKey = awsSecret(subscriber, m.Keys, "subscriber_jwt_key")
+	m.Keys = keys.resource
+	m.PublisherKey = keys.key(publisher, "publisher_jwt_key")
+	m.SubscriberKey = keys.key(subscriber, "subscriber_jwt_key")
 
 	// The app publishes to the hub inside the VPC, by a private DNS name.
 	discovery, err := servicediscovery.NewService(ctx, name+"-discovery", &servicediscovery.ServiceArgs{

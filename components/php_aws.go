@@ -106,10 +106,11 @@ func newPhpFargate(ctx *pulumi.Context, name string, a AwsPhpServiceArgs, p *Php
 	if err != nil {
 		return err
 	}
-	p.Secret, err = newJSONSecret(ctx, name+"-secret", "Symfony APP_SECRET of the sudoku app", rt, pulumi.StringMap{"APP_SECRET": appSecret}, p)
+	secret, err := newJSONSecret(ctx, name+"-secret", "Symfony APP_SECRET of the sudoku app", rt, pulumi.StringMap{"APP_SECRET": appSecret}, p)
 	if err != nil {
 		return err
 	}
+	p.Secret = secret.resource
 	env := a.Env.plain()
 	env["DATABASE_SSL_CA"] = pulumi.String(rdsCA)
 	svc, err := newFargateService(ctx, fargateSpec{
@@ -121,7 +122,7 @@ func newPhpFargate(ctx *pulumi.Context, name string, a AwsPhpServiceArgs, p *Php
 		cpu:               a.CPU,
 		memory:            a.Memory,
 		env:               env,
-		secrets:           a.Env.secrets(awsSecret(appSecret, p.Secret, "APP_SECRET")),
+		secrets:           a.Env.secrets(secret.key(appSecret, "APP_SECRET")),
 		health:            phpHealth,
 		writablePaths:     []string{"/tmp", "/var/www/html/var"},
 		securityGroupID:   rt.Network.SecurityGroupIDs.MapIndex(pulumi.String(TierApp)),
