@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The workflows' glue (scripts/ci.sh), run with stand-ins for pulumi and gh.
@@ -95,5 +96,43 @@ func TestCISelectNeedsABackend(t *testing.T) {
 	log, _, err := ciScript(t, append(env, "PULUMI_BACKEND_URL=", "PULUMI_ACCESS_TOKEN="), "select")
 	if err == nil || !strings.Contains(log, "PULUMI_BACKEND_URL") {
 		t.Errorf("selecting without a backend: %v\n%s", err, log)
+	}
+}
+
+// The local commands stop at once, saying what to install, when a prerequisite is missing;
+// an engine that does not answer cannot make them hang.
+func TestLocalCommandsStopWithoutPrerequisites(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("bash is not installed")
+	}
+	system := "/usr/bin:/bin"
+	cases := []struct {
+		name  string
+		fakes map[string]string
+		want  string
+	}{
+		{"no pulumi", nil, "pulumi is not installed. Install the Pulumi CLI"},
+		{"no go", map[string]string{"pulumi": "exit 0"}, "go is not installed. Install Go"},
+		{"no docker", map[string]string{"pulumi": "exit 0", "go": "exit 0"}, "docker is not installed. Install Docker"},
+		{"engine down", map[string]string{"pulumi": "exit 0", "go": "exit 0", "docker": "exit 1"}, "the Docker engine does not answer"},
+		{"engine hangs", map[string]string{"pulumi": "exit 0", "go": "exit 0", "docker": "sleep 30"}, "took over 1 s"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			bin := t.TempDir()
+			for name, body := range c.fakes {
+				fakeBin(t, bin, name, body)
+			}
+			cmd := exec.Command("scripts/local.sh", "up")
+			cmd.Env = []string{"PATH=" + bin + ":" + system, "HOME=" + t.TempDir(), "SUDOKU_DOCKER_TIMEOUT=1"}
+			start := time.Now()
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), c.want) {
+				t.Errorf("exit %v, output %q; want a failure saying %q", err, out, c.want)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("took %s", d)
+			}
+		})
 	}
 }

@@ -37,6 +37,7 @@ need_pulumi() {
 
 need_docker() {
 	need docker "Install Docker: https://docs.docker.com/get-docker/ (Docker Desktop, or Docker Engine on Linux)."
-	with_timeout 20 docker info >/dev/null 2>&1 ||
-		die "the Docker engine does not answer ('docker info' failed or took over 20 s). Start Docker Desktop or the docker service; check DOCKER_HOST and 'docker context ls'."
+	local secs=${SUDOKU_DOCKER_TIMEOUT:-20}
+	with_timeout "$secs" docker info >/dev/null 2>&1 ||
+		die "the Docker engine does not answer ('docker info' failed or took over $secs s). Start Docker Desktop or the docker service; check DOCKER_HOST and 'docker context ls'."
 }
