@@ -161,8 +161,10 @@ function checkRedis(string $url): void
         $tls ? ['stream' => ['verify_peer' => true, 'verify_peer_name' => true]] : [],
     );
     try {
+        // "default" is the user a plain password (requirepass, an ElastiCache AUTH token)
+        // belongs to; like Symfony, send the password alone then.
         $authenticated = match (true) {
-            $user !== '' => $r->auth([$user, $pass]),
+            $user !== '' && $user !== 'default' => $r->auth([$user, $pass]),
             $pass !== '' => $r->auth($pass),
             default => true,
         };
