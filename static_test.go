@@ -116,12 +116,19 @@ func writeTemp(t *testing.T, name, content string) string {
 	return p
 }
 
-func TestAppImageNginxConfig(t *testing.T) {
+// appImageFile is the app Dockerfile's heredoc called name.
+func appImageFile(t *testing.T, name string) string {
+	t.Helper()
 	docs := heredocs(t, "docker/php/Dockerfile")
-	conf, ok := docs["NGINX_CONF"]
+	content, ok := docs[name]
 	if !ok {
-		t.Fatalf("docker/php/Dockerfile has no NGINX_CONF heredoc (found %v)", keys(docs))
+		t.Fatalf("docker/php/Dockerfile has no %s heredoc (found %v)", name, keys(docs))
 	}
+	return content
+}
+
+func TestAppImageNginxConfig(t *testing.T) {
+	conf := appImageFile(t, "NGINX_CONF")
 	nginx := tool(t, "nginx")
 	// The image keeps pid and temp files in /tmp; the check keeps them in its own directory.
 	conf = strings.ReplaceAll(conf, "/tmp/", t.TempDir()+"/")
@@ -129,11 +136,7 @@ func TestAppImageNginxConfig(t *testing.T) {
 }
 
 func TestAppImagePhpFpmPool(t *testing.T) {
-	docs := heredocs(t, "docker/php/Dockerfile")
-	pool, ok := docs["FPM_POOL"]
-	if !ok {
-		t.Fatalf("docker/php/Dockerfile has no FPM_POOL heredoc (found %v)", keys(docs))
-	}
+	pool := appImageFile(t, "FPM_POOL")
 	fpm := tool(t, "php-fpm")
 	poolFile := writeTemp(t, "pool.conf", pool)
 	main := fmt.Sprintf("[global]\nerror_log = /dev/stderr\ninclude = %s\n", poolFile)
