@@ -362,7 +362,6 @@ var (
 	auroraVersion = regexp.MustCompile(`^8\.0\.mysql_aurora\.3\.[0-9]{2}\.[0-9]+$`)
 	dbClass       = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
 	cacheClass    = regexp.MustCompile(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
-	redisVersion  = regexp.MustCompile(`^[67]\.[0-9]+$`)
 	hostName      = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	zoneID        = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 	acmArn        = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
@@ -421,7 +420,9 @@ func loadAwsConfig(r *reader) AwsConfig {
 	match("dbEngineVersion", a.DBEngineVersion, auroraVersion, "an Aurora MySQL 3 version such as 8.0.mysql_aurora.3.08.2")
 	match("dbInstanceClass", a.DBInstanceClass, dbClass, "an RDS instance class such as db.t4g.medium")
 	match("cacheNodeType", a.CacheNodeType, cacheClass, "an ElastiCache node type such as cache.t3.micro")
-	match("cacheEngineVersion", a.CacheEngineVersion, redisVersion, "a Redis engine version such as 7.1")
+	if components.RedisParameterGroupFamily(a.CacheEngineVersion) == "" {
+		r.fail("cacheEngineVersion", "a Redis OSS version ElastiCache offers: 6.x, 6.0, 6.2, or 7.x such as 7.1", strconv.Quote(a.CacheEngineVersion))
+	}
 	if !strings.HasPrefix(a.AlbSslPolicy, "ELBSecurityPolicy-TLS13-") {
 		r.fail("albSslPolicy", "an ELB security policy with TLS 1.3 (ELBSecurityPolicy-TLS13-...)", strconv.Quote(a.AlbSslPolicy))
 	}

@@ -175,6 +175,31 @@ func TestAwsDatabaseAndCacheShapes(t *testing.T) {
 	}
 }
 
+// ElastiCache's default parameter groups are default.redis6.x and default.redis7: a group
+// named after the major alone (default.redis6) does not exist, and creating the replication
+// group would fail.
+func TestRedisParameterGroup(t *testing.T) {
+	for version, want := range map[string]string{"6.x": "default.redis6.x", "6.0": "default.redis6.x", "6.2": "default.redis6.x", "7.0": "default.redis7", "7.1": "default.redis7"} {
+		m := mustRun(t, func(ctx *pulumi.Context) error {
+			rt, err := awsRuntime(ctx)
+			if err != nil {
+				return err
+			}
+			_, err = NewAwsCache(ctx, "cache", &AwsCacheArgs{Runtime: rt, ClientSecurityGroupID: pulumi.String("sg"), EngineVersion: version})
+			return err
+		})
+		group := m.Named("aws:elasticache/replicationGroup:ReplicationGroup", "cache-redis").Inputs["parameterGroupName"].StringValue()
+		if group != want {
+			t.Errorf("engine %s: parameter group %q, want %q", version, group, want)
+		}
+	}
+	for _, bad := range []string{"6", "6.1", "5.0", "7", "8.0", "7.x"} {
+		if f := RedisParameterGroupFamily(bad); f != "" {
+			t.Errorf("version %q accepted (family %q)", bad, f)
+		}
+	}
+}
+
 func TestAwsArgsAreValidated(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -200,7 +225,7 @@ func TestAwsArgsAreValidated(t *testing.T) {
 		{"redis version", func(ctx *pulumi.Context, rt AwsRuntime) error {
 			_, err := NewAwsCache(ctx, "x", &AwsCacheArgs{Runtime: rt, ClientSecurityGroupID: pulumi.String("sg"), EngineVersion: "5.0.6"})
 			return err
-		}, "cache: EngineVersion must be a Redis 6 or 7 version"},
+		}, "cache: EngineVersion must be a Redis OSS version ElastiCache offers"},
 		{"hub needs a cluster", func(ctx *pulumi.Context, rt AwsRuntime) error {
 			_, err := NewAwsMercureHub(ctx, "x", &AwsMercureHubArgs{Runtime: rt, CorsOrigins: pulumi.StringArray{}, TargetGroupArn: pulumi.String("tg")})
 			return err

@@ -34,7 +34,25 @@ func (a AwsCacheArgs) withDefaults() AwsCacheArgs {
 	return a
 }
 
-var redisMajorMinor = regexp.MustCompile(`^([67])\.[0-9]+$`)
+// redisVersions are the ElastiCache Redis OSS versions the program accepts: 6.x (AWS's alias
+// for the newest 6), 6.0, 6.2, and 7.0 or later 7s.
+var redisVersions = regexp.MustCompile(`^(6)\.(x|0|2)$|^(7)\.[0-9]+$`)
+
+// RedisParameterGroupFamily is the parameter group family of a Redis version: AWS names the
+// default groups default.redis6.x and default.redis7 (ElastiCache User Guide, "Redis OSS
+// specific parameters"), so 6.x versions share the family redis6.x; "" when version is not one
+// ElastiCache offers.
+func RedisParameterGroupFamily(version string) string {
+	m := redisVersions.FindStringSubmatch(version)
+	switch {
+	case m == nil:
+		return ""
+	case m[1] == "6":
+		return "redis6.x"
+	default:
+		return "redis7"
+	}
+}
 
 func (a AwsCacheArgs) validate() error {
 	if err := a.Runtime.validate("cache", false); err != nil {
@@ -43,8 +61,8 @@ func (a AwsCacheArgs) validate() error {
 	if a.ClientSecurityGroupID == nil {
 		return fieldError("cache", "ClientSecurityGroupID", "set", "nil")
 	}
-	if !redisMajorMinor.MatchString(a.EngineVersion) {
-		return fieldError("cache", "EngineVersion", "a Redis 6 or 7 version such as 7.1", a.EngineVersion)
+	if RedisParameterGroupFamily(a.EngineVersion) == "" {
+		return fieldError("cache", "EngineVersion", "a Redis OSS version ElastiCache offers: 6.x, 6.0, 6.2 or 7.x such as 7.1", a.EngineVersion)
 	}
 	return nil
 }
@@ -99,13 +117,12 @@ func newElastiCache(ctx *pulumi.Context, name string, a AwsCacheArgs, c *Cache) 
 	if a.Replica {
 		nodes = 2
 	}
-	family := "redis" + redisMajorMinor.FindStringSubmatch(a.EngineVersion)[1]
 	c.ReplicationGroup, err = elasticache.NewReplicationGroup(ctx, name+"-redis", &elasticache.ReplicationGroupArgs{
 		ReplicationGroupId:       pulumi.String(physicalName(ctx, name)),
 		Description:              pulumi.String("sudoku cache"),
 		Engine:                   pulumi.String("redis"),
 		EngineVersion:            pulumi.String(a.EngineVersion),
-		ParameterGroupName:       pulumi.String("default." + family),
+		ParameterGroupName:       pulumi.String("default." + RedisParameterGroupFamily(a.EngineVersion)),
 		NodeType:                 pulumi.String(a.NodeType),
 		NumCacheClusters:         pulumi.Int(nodes),
 		AutomaticFailoverEnabled: pulumi.Bool(a.Replica),
