@@ -19,27 +19,44 @@ func fakeBin(t *testing.T, dir, name, body string) {
 	}
 }
 
+// ciScript runs scripts/ci.sh with the host's environment minus what CI or a developer's
+// shell could set (GitHub's and Pulumi's variables), the fakes in env's PATH first, and of the
+// host's commands only those the scripts use.
 func ciScript(t *testing.T, env []string, args ...string) (string, string, error) {
 	t.Helper()
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("bash is not installed")
-	}
 	tmp := t.TempDir()
 	out := filepath.Join(tmp, "github-output")
 	cmd := exec.Command("scripts/ci.sh", args...)
-	cmd.Env = append(os.Environ(), append(env, "RUNNER_TEMP="+tmp, "GITHUB_OUTPUT="+out)...)
+	tools := hostTools(t, append(scriptTools, "go")...)
+	for _, e := range os.Environ() {
+		name, _, _ := strings.Cut(e, "=")
+		if name != "PATH" && !strings.HasPrefix(name, "GITHUB_") && !strings.HasPrefix(name, "PULUMI_") &&
+			!strings.HasPrefix(name, "RUNNER_") && name != "ALLOW_DESTRUCTIVE_INPUT" && name != "GH_TOKEN" {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
+	fakes := ""
+	for _, e := range env {
+		if p, ok := strings.CutPrefix(e, "PATH="); ok {
+			fakes = p + ":"
+		} else {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
+	cmd.Env = append(cmd.Env, "PATH="+fakes+tools, "RUNNER_TEMP="+tmp, "GITHUB_OUTPUT="+out)
 	combined, err := cmd.CombinedOutput()
 	outputs, _ := os.ReadFile(out)
 	return string(combined), string(outputs), err
 }
 
+// withFakes is a PATH entry with stand-ins for the named commands.
 func withFakes(t *testing.T, fakes map[string]string) []string {
 	t.Helper()
 	bin := t.TempDir()
 	for name, body := range fakes {
 		fakeBin(t, bin, name, body)
 	}
-	return []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+	return []string{"PATH=" + bin}
 }
 
 func TestCIGuardStep(t *testing.T) {
@@ -100,12 +117,18 @@ func TestCISelectNeedsABackend(t *testing.T) {
 }
 
 // The local commands stop at once, saying what to install, when a prerequisite is missing;
-// an engine that does not answer cannot make them hang.
+// an engine that does not answer cannot make them hang. The scripts see only the tools the
+// test gives them: docker, pulumi and go sit in /usr/bin wherever they come from a package
+// manager (Docker on GitHub's Ubuntu runners does), so the host's PATH, or /usr/bin, would
+// make "not installed" untestable there.
 func TestLocalCommandsStopWithoutPrerequisites(t *testing.T) {
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("bash is not installed")
+	// As on a runner: working docker, pulumi and go on the host's PATH.
+	host := t.TempDir()
+	for _, name := range []string{"docker", "pulumi", "go"} {
+		fakeBin(t, host, name, "exit 0")
 	}
-	system := "/usr/bin:/bin"
+	t.Setenv("PATH", host+string(os.PathListSeparator)+os.Getenv("PATH"))
+	tools := hostTools(t, scriptTools...)
 	cases := []struct {
 		name  string
 		fakes map[string]string
@@ -124,7 +147,7 @@ func TestLocalCommandsStopWithoutPrerequisites(t *testing.T) {
 				fakeBin(t, bin, name, body)
 			}
 			cmd := exec.Command("scripts/local.sh", "up")
-			cmd.Env = []string{"PATH=" + bin + ":" + system, "HOME=" + t.TempDir(), "SUDOKU_DOCKER_TIMEOUT=1"}
+			cmd.Env = []string{"PATH=" + bin + ":" + tools, "HOME=" + t.TempDir(), "SUDOKU_DOCKER_TIMEOUT=1"}
 			start := time.Now()
 			out, err := cmd.CombinedOutput()
 			if err == nil || !strings.Contains(string(out), c.want) {
@@ -134,5 +157,38 @@ func TestLocalCommandsStopWithoutPrerequisites(t *testing.T) {
 				t.Errorf("took %s", d)
 			}
 		})
+	}
+}
+
+// scriptTools are the commands the scripts in scripts/ use besides the ones a test fakes.
+var scriptTools = []string{"bash", "cat", "dirname", "head", "base64", "mkdir", "mktemp", "rm", "sleep", "timeout", "tr", "grep", "sed", "date"}
+
+// hostTools is a PATH holding only the named commands of this machine (as symlinks), so that
+// a script under test finds exactly those, whatever else the host has installed.
+func hostTools(t *testing.T, names ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, n := range names {
+		p, err := exec.LookPath(n)
+		if err != nil {
+			t.Fatalf("the scripts need %s, which this machine lacks: %v", n, err)
+		}
+		if err := os.Symlink(p, filepath.Join(dir, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestHostToolsHidesEverythingElse(t *testing.T) {
+	host := t.TempDir()
+	fakeBin(t, host, "docker", "exit 0")
+	t.Setenv("PATH", host+string(os.PathListSeparator)+os.Getenv("PATH"))
+	tools := hostTools(t, "bash")
+	cmd := exec.Command(filepath.Join(tools, "bash"), "-c", "command -v docker || command -v ls || echo hidden")
+	cmd.Env = []string{"PATH=" + tools}
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "hidden" {
+		t.Errorf("a command outside the list is visible: %q (%v)", out, err)
 	}
 }
