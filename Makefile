@@ -31,8 +31,8 @@ destroy: ## Remove the local stack and delete its data volumes and images
 test: ## Run the test suite (the same command CI runs)
 	go test ./...
 
-golden: ## Regenerate the golden files and the README's config table after an intended change
-	go test . -run 'Golden|ReadmeConfigTable' -update
+golden: ## Regenerate the golden files and the README's generated sections after an intended change
+	go test . -run 'Golden|Readme' -update
 
 lint: ## Lint the Go code (golangci-lint), the workflows (actionlint) and the scripts (shellcheck)
 	$(GOLANGCI_LINT) run ./...

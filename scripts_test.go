@@ -93,6 +93,19 @@ func TestCIGuardStep(t *testing.T) {
 	}
 }
 
+// The dependents that a delete-before-replace deletes first show only with
+// --show-replacement-steps; the stand-in pulumi leaves them out otherwise, as pulumi does.
+func TestCIGuardSeesReplacementSteps(t *testing.T) {
+	full, _ := filepath.Abs("cmd/previewguard/testdata/dbr-dependent.json")
+	logical := `{"steps": [{"op": "same", "urn": "urn:pulumi:staging::sudoku::pulumi:pulumi:Stack::sudoku-staging"},
+		{"op": "replace", "urn": "urn:pulumi:staging::sudoku::sudoku:components:Database$aws:rds/subnetGroup:SubnetGroup::db-subnets"}]}`
+	fake := `case " $* " in *" --show-replacement-steps "*) cat '` + full + `' ;; *) echo '` + logical + `' ;; esac`
+	log, outputs, err := ciScript(t, withFakes(t, map[string]string{"pulumi": fake}), "guard")
+	if err != nil || !strings.Contains(outputs, "destructive=true") || !strings.Contains(log, "db-cluster") {
+		t.Errorf("the guard missed the Aurora cluster a delete-before-replace deletes: %v, outputs %q\n%s", err, outputs, log)
+	}
+}
+
 func TestCIAllowDestructiveStep(t *testing.T) {
 	env := []string{"GITHUB_REPOSITORY=org/repo", "GITHUB_SHA=abc123"}
 	labelled := withFakes(t, map[string]string{"gh": `echo "#42"`})

@@ -33,7 +33,9 @@ guard() {
 	local preview_status=0 guard_status=0
 	# Built, not `go run`: go run turns every non-zero exit into 1, and 1 and 2 differ here.
 	go build -o "$work/previewguard" ./cmd/previewguard
-	pulumi preview --stack "$stack" --json --non-interactive >"$work/preview.json" || preview_status=$?
+	# --show-replacement-steps: without it, the JSON has only the logical "replace" step of a
+	# delete-before-replace, and the dependents it deletes first are not in it at all.
+	pulumi preview --stack "$stack" --json --show-replacement-steps --non-interactive >"$work/preview.json" || preview_status=$?
 	"$work/previewguard" -format markdown "$work/preview.json" >"$findings" || guard_status=$?
 	cat "$findings"
 	if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then

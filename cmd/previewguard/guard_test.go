@@ -61,6 +61,23 @@ func TestReplacingAuroraFails(t *testing.T) {
 	}
 }
 
+// Replacing a generated credential, an Aurora instance, a log group, an Elastic IP or the
+// load balancer loses data or cuts the app off; a task definition is an everyday change.
+func TestReplacingWhatCutsTheAppOffFails(t *testing.T) {
+	code, out, _ := runGuard(t, sample("replace-cutoffs.json"))
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{"db-password (generated credential", "db-1 (Aurora instance", "app-logs (CloudWatch log group", "network-nat-1 (Elastic IP", "lb-alb (load balancer"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "app-task") {
+		t.Errorf("a task definition was listed:\n%s", out)
+	}
+}
+
 func TestDeletingAVolumeFails(t *testing.T) {
 	code, out, _ := runGuard(t, sample("delete-volume.json"))
 	if code != 1 {
@@ -80,6 +97,10 @@ func TestBadInputIsAnErrorNotAPass(t *testing.T) {
 		"not-a-preview.json":  `no "steps"`,
 		"failed-preview.json": "the preview failed: invalid stack configuration",
 		"missing.json":        "no such file",
+		// These three passed once, with exit 0: a guard that fails open.
+		"empty-steps.json":     "no step for the root stack",
+		"unknown-op.json":      `step "obliterate"`,
+		"duplicate-steps.json": `the key "steps" appears twice`,
 	}
 	for file, want := range cases {
 		code, out, errOut := runGuard(t, "-format", "markdown", sample(file))
@@ -102,8 +123,17 @@ func TestUsage(t *testing.T) {
 
 func TestStdin(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := run([]string{"-"}, strings.NewReader(`{"steps": []}`), &out, &errOut)
+	code := run([]string{"-"}, strings.NewReader(`{"steps": [{"op": "same", "urn": "urn:pulumi:local::sudoku::pulumi:pulumi:Stack::sudoku-local"}]}`), &out, &errOut)
 	if code != 0 {
 		t.Errorf("exit %d: %s", code, errOut.String())
+	}
+}
+
+// The dependents that a delete-before-replace deletes first are in the preview only as
+// delete-replaced steps (shown with --show-replacement-steps): they are findings too.
+func TestDeleteBeforeReplaceDependentsAreFound(t *testing.T) {
+	code, out, _ := runGuard(t, sample("dbr-dependent.json"))
+	if code != 1 || !strings.Contains(out, "replace db-cluster (Aurora cluster") {
+		t.Errorf("exit %d, output:\n%s", code, out)
 	}
 }
