@@ -1,0 +1,76 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// verifiedActions are the action versions the workflows may use: each SHA was read from the
+// action's own repository (git rev-parse '<tag>^{commit}' on a clone), and its action.yml at
+// that tag runs on node24. GitHub made node24 the runners' default in June 2026 and removed
+// node20 on 16 September 2026
+// (https://github.blog/changelog/2025-09-19-deprecation-of-node-20-on-github-actions-runners/),
+// so an action whose action.yml says `using: node20` no longer runs as it was written.
+// To move an action: check the new tag's SHA and action.yml in its repository, then add it here.
+var verifiedActions = map[string]map[string]string{
+	"actions/checkout": {
+		"3d3c42e5aac5ba805825da76410c181273ba90b1": "v7.0.1",
+	},
+	"actions/setup-go": {
+		"b7ad1dad31e06c5925ef5d2fc7ad053ef454303e": "v7.0.0",
+	},
+	"aws-actions/configure-aws-credentials": {
+		"e6de054238d6b7531b4efff3b6587d9aade6a06c": "v6.2.3",
+	},
+	"pulumi/actions": {
+		"8e5e406f4007fca908480587cb9893c07090f58d": "v7.0.0",
+	},
+}
+
+var (
+	usesLine = regexp.MustCompile(`^\s*(?:-\s*)?uses:\s*(\S+)(?:\s*#\s*(\S+))?\s*$`)
+	fullSHA  = regexp.MustCompile(`^[0-9a-f]{40}$`)
+)
+
+// Every action is pinned to a full commit SHA, says which tag that is, and is one of the
+// verified node24 versions above.
+func TestWorkflowActionsArePinnedToVerifiedNode24Versions(t *testing.T) {
+	files, err := filepath.Glob(".github/workflows/*.yml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no workflows found: %v", err)
+	}
+	used := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			m := usesLine.FindStringSubmatch(line)
+			if m == nil || strings.HasPrefix(m[1], "./") {
+				continue
+			}
+			used++
+			where := f + ":" + strconv.Itoa(i+1)
+			action, sha, ok := strings.Cut(m[1], "@")
+			if !ok || !fullSHA.MatchString(sha) {
+				t.Errorf("%s: %s is not pinned to a full commit SHA", where, m[1])
+				continue
+			}
+			tag, known := verifiedActions[action][sha]
+			switch {
+			case !known:
+				t.Errorf("%s: %s@%s (%s) is not a verified node24 version; see verifiedActions", where, action, sha, m[2])
+			case m[2] != tag:
+				t.Errorf("%s: the comment says %q, but %s is %s", where, m[2], sha, tag)
+			}
+		}
+	}
+	if used == 0 {
+		t.Fatal("no `uses:` lines found; the check would pass vacuously")
+	}
+}
