@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/sudoku/infra/internal/guard"
 	"github.com/sudoku/infra/internal/mocks"
 )
@@ -150,5 +152,35 @@ func defaultCell(v any) string {
 		return "`" + strings.Join(d, ", ") + "`"
 	default:
 		return fmt.Sprintf("`%v`", d)
+	}
+}
+
+// The README says what Pulumi.staging.yaml sets; the sentence names every key of the file,
+// with its value.
+func TestReadmeNamesEveryStagingSetting(t *testing.T) {
+	data, err := os.ReadFile("Pulumi.staging.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Config map[string]any `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := strings.Index(string(readme), "`Pulumi.staging.yaml` sets ")
+	if start < 0 {
+		t.Fatal("README.md no longer says what Pulumi.staging.yaml sets")
+	}
+	paragraph, _, _ := strings.Cut(string(readme)[start:], "\n\n")
+	paragraph = strings.Join(strings.Fields(paragraph), " ")
+	for key, value := range file.Config {
+		if want := fmt.Sprintf("`%s: %v`", key, value); !strings.Contains(paragraph, want) {
+			t.Errorf("README.md's account of Pulumi.staging.yaml lacks %s", want)
+		}
 	}
 }

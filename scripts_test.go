@@ -122,10 +122,18 @@ func TestCIAllowDestructiveStep(t *testing.T) {
 }
 
 func TestCISelectNeedsABackend(t *testing.T) {
-	env := withFakes(t, map[string]string{"pulumi": "exit 0"})
-	log, _, err := ciScript(t, append(env, "PULUMI_BACKEND_URL=", "PULUMI_ACCESS_TOKEN="), "select")
-	if err == nil || !strings.Contains(log, "PULUMI_BACKEND_URL") {
+	noBackend := []string{"PULUMI_BACKEND_URL=", "PULUMI_ACCESS_TOKEN="}
+	// Not logged in: pulumi whoami fails.
+	env := withFakes(t, map[string]string{"pulumi": `[ "$1" = whoami ] && exit 255; exit 0`})
+	log, _, err := ciScript(t, append(env, noBackend...), "select")
+	if err == nil || !strings.Contains(log, "pulumi login") || !strings.Contains(log, "PULUMI_BACKEND_URL") {
 		t.Errorf("selecting without a backend: %v\n%s", err, log)
+	}
+	// Logged in with `pulumi login` (as README: Running staging does): the stack is selected.
+	env = withFakes(t, map[string]string{"pulumi": `[ "$1" = stack ] && echo "selected $*"; exit 0`})
+	log, _, err = ciScript(t, append(env, noBackend...), "select")
+	if err != nil || !strings.Contains(log, "selected stack select staging") {
+		t.Errorf("a person logged in with pulumi login could not select the stack: %v\n%s", err, log)
 	}
 }
 

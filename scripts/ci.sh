@@ -18,8 +18,10 @@ findings=$work/guard.md
 
 select_stack() {
 	need_pulumi
-	[ -n "${PULUMI_BACKEND_URL:-}${PULUMI_ACCESS_TOKEN:-}" ] ||
-		die "no state backend: set the repository variable PULUMI_BACKEND_URL (for example s3://bucket?region=eu-central-1) or the secret PULUMI_ACCESS_TOKEN (Pulumi Cloud). See README: Continuous delivery."
+	# A backend from the environment (CI), or the one `pulumi login` chose (a person).
+	if [ -z "${PULUMI_BACKEND_URL:-}${PULUMI_ACCESS_TOKEN:-}" ] && ! pulumi whoami --non-interactive >/dev/null 2>&1; then
+		die "no state backend: run 'pulumi login' (Pulumi Cloud, or s3://bucket?region=eu-central-1), or set PULUMI_BACKEND_URL or PULUMI_ACCESS_TOKEN (in CI: the repository variable or secret). See README: Continuous delivery."
+	fi
 	local args=(--create --non-interactive)
 	if [ -n "${PULUMI_SECRETS_PROVIDER:-}" ]; then
 		args+=(--secrets-provider "$PULUMI_SECRETS_PROVIDER")
