@@ -128,6 +128,7 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	app, err := components.NewAwsPhpService(ctx, "app", &components.AwsPhpServiceArgs{
 		Runtime:        rt,
 		AppPath:        cfg.AppPath,
+		PhpVersion:     cfg.PhpVersion,
 		CPU:            a.PhpCPU,
 		Memory:         a.PhpMemory,
 		MinTasks:       a.PhpMinTasks,

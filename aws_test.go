@@ -150,7 +150,10 @@ type containerDef struct {
 		ValueFrom string `json:"valueFrom"`
 	} `json:"secrets"`
 	ReadonlyRootFilesystem bool `json:"readonlyRootFilesystem"`
-	HealthCheck            *struct {
+	MountPoints            []struct {
+		ContainerPath string `json:"containerPath"`
+	} `json:"mountPoints"`
+	HealthCheck *struct {
 		Command []string `json:"command"`
 	} `json:"healthCheck"`
 	LogConfiguration struct {

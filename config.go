@@ -26,6 +26,8 @@ type Config struct {
 	AppPath string
 	// AppEnv is Symfony's APP_ENV.
 	AppEnv string
+	// PhpVersion is the app image's PHP version.
+	PhpVersion string
 	// MercureCorsOrigins are extra origins allowed to subscribe; empty means the stack's own.
 	MercureCorsOrigins []string
 
@@ -110,6 +112,7 @@ var configKeys = []configKey{
 	{"target", "string", "docker", "all", "Where the stack runs: `docker` (local) or `aws` (staging)."},
 	{"appPath", "string", "app", "all", "The app's source directory, the PHP image's build context. The default is the stand-in app in this repo."},
 	{"appEnv", "string", "dev", "all", "Symfony's APP_ENV: `dev`, `test` or `prod`."},
+	{"phpVersion", "string", "8.2", "all", "PHP version of the app image: `8.2` (what the app requires; its security support ends on 31 Dec 2026), `8.3` or `8.4`."},
 	{"mercureCorsOrigins", "array", []string{}, "all", "Extra origins (like `https://example.com`) allowed to subscribe to the hub. The stack's own origin is always allowed."},
 
 	{"hostIp", "string", "127.0.0.1", "docker", "Host address that published ports bind to. `0.0.0.0` exposes them to your network."},
@@ -297,6 +300,7 @@ func loadConfig(ctx *pulumi.Context) (*Config, error) {
 		Target:             r.oneOf("target", "docker", "aws"),
 		AppPath:            r.str("appPath"),
 		AppEnv:             r.oneOf("appEnv", "dev", "test", "prod"),
+		PhpVersion:         r.oneOf("phpVersion", components.PhpVersions...),
 		MercureCorsOrigins: r.list("mercureCorsOrigins"),
 	}
 	if info, err := os.Stat(c.AppPath); c.AppPath == "" || err != nil || !info.IsDir() {

@@ -52,6 +52,7 @@ func deployLocal(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		Runtime:     rt,
 		AppPath:     cfg.AppPath,
 		Target:      l.PhpTarget,
+		PhpVersion:  cfg.PhpVersion,
 		XdebugMode:  l.XdebugMode,
 		MountSource: l.MountAppSource,
 		MemoryMb:    l.PhpMemoryMb,

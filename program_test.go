@@ -127,7 +127,7 @@ func TestLocalOutputs(t *testing.T) {
 			t.Errorf("output %s holds a password and must be secret", k)
 		}
 	}
-	if s, _ := run.outputs["databaseUrl"].Value.(string); !strings.HasPrefix(s, "mysql://sudoku_user:") || !strings.HasSuffix(s, "@db:3306/sudoku?serverVersion=8.1.0&charset=utf8mb4") {
+	if s, _ := run.outputs["databaseUrl"].Value.(string); !strings.HasPrefix(s, "mysql://sudoku_user:") || !strings.HasSuffix(s, "@db:3306/sudoku?serverVersion=8.4.0&charset=utf8mb4") {
 		t.Errorf("databaseUrl = %q", s)
 	}
 	containers, _ := run.outputs["containers"].Value.(map[string]any)

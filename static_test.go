@@ -2,13 +2,20 @@ package main
 
 import (
 	"bufio"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Static checks of the files the images are built from, with the real tools where this
@@ -167,4 +174,164 @@ func keys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// mercureCaddy is the Mercure hub's Caddy, built from tools/mercure (the release the image
+// runs) by .ci/run, which passes it as SUDOKU_MERCURE_BIN.
+func mercureCaddy(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("SUDOKU_MERCURE_BIN"); p != "" {
+		return p
+	}
+	if os.Getenv("SUDOKU_REQUIRE_TOOLS") == "1" {
+		t.Fatal("SUDOKU_MERCURE_BIN is not set, and SUDOKU_REQUIRE_TOOLS=1 requires it (.ci/run builds it: go build -C tools/mercure -o BIN github.com/dunglas/mercure/caddy/mercure)")
+	}
+	t.Skip("SUDOKU_MERCURE_BIN is not set; skipping (.ci/run builds it from tools/mercure)")
+	return ""
+}
+
+// hubEnv is the environment the MercureHub component gives the hub.
+func hubEnv(addr string) []string {
+	return []string{
+		"SERVER_NAME=" + addr,
+		"MERCURE_PUBLISHER_JWT_KEY=" + testPublisherKey,
+		"MERCURE_SUBSCRIBER_JWT_KEY=" + testSubscriberKey,
+		"MERCURE_CORS_ORIGINS=http://localhost:8080",
+	}
+}
+
+const (
+	testPublisherKey  = "publisher-key-of-at-least-256-bits-0123456789abcdef"
+	testSubscriberKey = "subscriber-key-of-at-least-256-bits-0123456789abcde"
+)
+
+// The Caddyfile adapts, without a warning, under the Mercure release the image runs.
+func TestMercureCaddyfileValidates(t *testing.T) {
+	caddy := mercureCaddy(t)
+	cmd := exec.Command(caddy, "adapt", "--config", "docker/mercure/Caddyfile", "--validate")
+	cmd.Env = append(hubEnv(":3000"), "HOME="+t.TempDir(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("caddy adapt --validate: %v\n%s", err, stderr.String())
+	}
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(line, `"level":"warn"`) || strings.Contains(line, `"level":"error"`) {
+			t.Errorf("caddy adapt: %s", line)
+		}
+	}
+}
+
+// The hub, run from the Caddyfile as the container runs it: it answers /healthz, refuses a
+// publish without a JWT, and delivers an update published with a publisher JWT signed with
+// MERCURE_PUBLISHER_JWT_KEY to an anonymous subscriber.
+func TestMercureHubRunsFromTheCaddyfile(t *testing.T) {
+	caddy := mercureCaddy(t)
+	dir := t.TempDir()
+	conf, err := os.ReadFile("docker/mercure/Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The image keeps the Bolt database on its /data volume; the test keeps it here.
+	caddyfile := writeTemp(t, "Caddyfile", strings.ReplaceAll(string(conf), "/data/mercure.db", filepath.Join(dir, "mercure.db")))
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(caddy, "run", "--config", caddyfile, "--adapter", "caddyfile")
+	// As the component sets it: a port alone, so the site is plain HTTP.
+	cmd.Env = append(hubEnv(":"+port), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	base := "http://" + addr
+	waitFor(t, base+"/healthz", &logs)
+
+	hub := base + "/.well-known/mercure"
+	sub, err := http.Get(hub + "?topic=" + url.QueryEscape("urn:sudoku:test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Body.Close()
+	if sub.StatusCode != http.StatusOK {
+		t.Fatalf("anonymous subscription: %s", sub.Status)
+	}
+	publish := func(token string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, hub, strings.NewReader(url.Values{"topic": {"urn:sudoku:test"}, "data": {"hello"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := publish(""); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("publish without a JWT: %s, want 401", r.Status)
+	}
+	if r := publish(hs256(t, testSubscriberKey, `{"mercure":{"publish":["*"]}}`)); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("publish with a JWT signed with the subscriber key: %s, want 401", r.Status)
+	}
+	if r := publish(hs256(t, testPublisherKey, `{"mercure":{"publish":["*"]}}`)); r.StatusCode != http.StatusOK {
+		t.Fatalf("publish with a publisher JWT: %s\n%s", r.Status, logs.String())
+	}
+	got := make(chan bool, 1)
+	go func() {
+		s := bufio.NewScanner(sub.Body)
+		for s.Scan() {
+			if s.Text() == "data: hello" {
+				got <- true
+				return
+			}
+		}
+	}()
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Errorf("the subscriber did not receive the update within 5 s\n%s", logs.String())
+	}
+}
+
+// hs256 is a JWT with claims, signed with key.
+func hs256(t *testing.T, key, claims string) string {
+	t.Helper()
+	enc := base64.RawURLEncoding
+	unsigned := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(claims))
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write([]byte(unsigned))
+	return unsigned + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+// freeAddr is a loopback address with a port nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitFor polls url until it answers 200, for up to 20 s.
+func waitFor(t *testing.T, url string, logs fmt.Stringer) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not answer 200 within 20 s (%v)\n%s", url, err, logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -14,7 +14,7 @@ const (
 	DatabasePort = 3306
 )
 
-// Database is the app's MySQL database: a MySQL 8.1 container locally, an Aurora MySQL
+// Database is the app's MySQL database: a MySQL 8.4 container locally, an Aurora MySQL
 // (8.0-compatible) cluster on AWS.
 type Database struct {
 	pulumi.ResourceState

@@ -56,7 +56,7 @@ var mysqlHealth = healthCheck{
 	startPeriod: 60,
 }
 
-// NewDockerDatabase runs MySQL 8.1, built from docker/db, with its data on a named volume.
+// NewDockerDatabase runs MySQL 8.4 (LTS), built from docker/db, with its data on a named volume.
 // Both passwords are generated; the container reads them from files (MYSQL_*_FILE), so they
 // appear in neither `docker inspect` nor the image.
 func NewDockerDatabase(ctx *pulumi.Context, name string, args *DockerDatabaseArgs, opts ...pulumi.ResourceOption) (*Database, error) {
@@ -112,7 +112,7 @@ func NewDockerDatabase(ctx *pulumi.Context, name string, args *DockerDatabaseArg
 	d.User = pulumi.String(DatabaseUser).ToStringOutput()
 	d.Password = password
 	// DATABASE_URL resolves once the container is healthy, so its consumers start after it.
-	d.URL = databaseURL(password, after(d.Container, d.Host), "8.1.0")
+	d.URL = databaseURL(password, after(d.Container, d.Host), "8.4.0")
 	d.URLSecret = localSecret(d.URL)
 	return d, d.registerOutputs(ctx)
 }

@@ -93,7 +93,7 @@ func TestDockerDatabase(t *testing.T) {
 		return nil
 	})
 	assertChildrenOf(t, m, "Database", "db")
-	if want := "mysql://sudoku_user:" + password + "@db:3306/sudoku?serverVersion=8.1.0&charset=utf8mb4"; url != want {
+	if want := "mysql://sudoku_user:" + password + "@db:3306/sudoku?serverVersion=8.4.0&charset=utf8mb4"; url != want {
 		t.Errorf("URL = %q, want %q", url, want)
 	}
 	if n := len(m.OfType("random:index/randomPassword:RandomPassword")); n != 2 {

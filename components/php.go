@@ -3,7 +3,9 @@ package components
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
@@ -108,6 +110,24 @@ var phpHealth = healthCheck{
 	timeout:     5,
 	retries:     3,
 	startPeriod: 30,
+}
+
+// PhpVersions are the PHP versions the app image builds on (php:<version>-fpm-bookworm, with
+// the phpredis and Xdebug releases its Dockerfile pins). The first is the default: the app
+// requires 8.2, whose security support ends on 31 December 2026.
+var PhpVersions = []string{"8.2", "8.3", "8.4"}
+
+// phpBuild is the app image's build: docker/php/Dockerfile's stage target, with the app as
+// the context and the PHP version as a build argument.
+func phpBuild(appPath, dockerfile, target, version string) imageBuild {
+	return imageBuild{context: appPath, dockerfile: dockerfile, target: target, args: map[string]string{"PHP_VERSION": version}}
+}
+
+func validatePhpVersion(component, version string) error {
+	if !slices.Contains(PhpVersions, version) {
+		return fieldError(component, "PhpVersion", "one of "+strings.Join(PhpVersions, ", "), fmt.Sprintf("%q", version))
+	}
+	return nil
 }
 
 func validateAppPath(component, path string) error {

@@ -16,6 +16,8 @@ type AwsPhpServiceArgs struct {
 	// Dockerfile is the app image's Dockerfile; default "docker/php/Dockerfile". The
 	// production target is built.
 	Dockerfile string
+	// PhpVersion is the image's PHP version, one of PhpVersions; default "8.2".
+	PhpVersion string
 	// CPU and Memory size a task (Fargate units and MiB); default 512 and 1024.
 	CPU, Memory int
 	// MinTasks and MaxTasks bound auto scaling; default 2 and 6. Tasks spread over the AZs.
@@ -34,6 +36,9 @@ func (a AwsPhpServiceArgs) withDefaults() AwsPhpServiceArgs {
 	if a.Dockerfile == "" {
 		a.Dockerfile = "docker/php/Dockerfile"
 	}
+	if a.PhpVersion == "" {
+		a.PhpVersion = PhpVersions[0]
+	}
 	defaults := []struct {
 		field *int
 		value int
@@ -51,6 +56,9 @@ func (a AwsPhpServiceArgs) validate() error {
 		return err
 	}
 	if err := validateAppPath("php", a.AppPath); err != nil {
+		return err
+	}
+	if err := validatePhpVersion("php", a.PhpVersion); err != nil {
 		return err
 	}
 	if !ValidFargateSize(a.CPU, a.Memory) {
@@ -98,7 +106,7 @@ func newPhpFargate(ctx *pulumi.Context, name string, a AwsPhpServiceArgs, p *Php
 	if p.Repository, err = newRepository(ctx, name, rt, p); err != nil {
 		return err
 	}
-	p.Image, err = newPushedImage(ctx, name, p.Repository, imageBuild{context: a.AppPath, dockerfile: a.Dockerfile, target: "production"}, p)
+	p.Image, err = newPushedImage(ctx, name, p.Repository, phpBuild(a.AppPath, a.Dockerfile, "production", a.PhpVersion), p)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,8 @@ type DockerPhpServiceArgs struct {
 	Dockerfile string
 	// Target is the Dockerfile stage: "development" (default, with Xdebug) or "production".
 	Target string
+	// PhpVersion is the image's PHP version, one of PhpVersions; default "8.2".
+	PhpVersion string
 	// XdebugMode is XDEBUG_MODE in the development image; default "off".
 	XdebugMode string
 	// MountSource bind-mounts AppPath over the image's copy, for live edits; default false.
@@ -36,6 +38,9 @@ func (a DockerPhpServiceArgs) withDefaults() DockerPhpServiceArgs {
 	}
 	if a.Target == "" {
 		a.Target = "development"
+	}
+	if a.PhpVersion == "" {
+		a.PhpVersion = PhpVersions[0]
 	}
 	if a.XdebugMode == "" {
 		a.XdebugMode = "off"
@@ -57,6 +62,9 @@ func (a DockerPhpServiceArgs) validate() error {
 		return err
 	}
 	if err := validateAppPath("php", a.AppPath); err != nil {
+		return err
+	}
+	if err := validatePhpVersion("php", a.PhpVersion); err != nil {
 		return err
 	}
 	if a.Target != "development" && a.Target != "production" {
@@ -88,7 +96,7 @@ func NewDockerPhpService(ctx *pulumi.Context, name string, args *DockerPhpServic
 	if err != nil {
 		return nil, fmt.Errorf("php: %w", err)
 	}
-	p.Image, err = newLocalImage(ctx, name, imageBuild{context: a.AppPath, dockerfile: a.Dockerfile, target: a.Target}, p)
+	p.Image, err = newLocalImage(ctx, name, phpBuild(a.AppPath, a.Dockerfile, a.Target, a.PhpVersion), p)
 	if err != nil {
 		return nil, fmt.Errorf("php: %w", err)
 	}
