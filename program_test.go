@@ -205,7 +205,7 @@ func TestLocalConfigReachesContainers(t *testing.T) {
 	run := mustRun(t, "local", map[string]string{
 		"httpPort": "9090", "dbHostPort": "13306", "redisHostPort": "16379", "hostIp": "0.0.0.0",
 		"xdebugMode": "debug,develop", "phpMemoryMb": "768", "mercureCorsOrigins": `["https://example.com"]`,
-		"mountAppSource": "true", "appEnv": "test",
+		"mountAppSource": "true", "appEnv": "test", "phpVersion": "8.3",
 	})
 	port := func(container string) (int, string) {
 		c := run.Named("docker:index/container:Container", container)
@@ -227,6 +227,10 @@ func TestLocalConfigReachesContainers(t *testing.T) {
 		if !strings.Contains(env, want) {
 			t.Errorf("app env lacks %s: %s", want, env)
 		}
+	}
+	build := mocks.Flatten(run.Named("docker:index/image:Image", "app-image").Inputs["build"].Mappable())
+	if !strings.Contains(build, "args=PHP_VERSION=8.3") {
+		t.Errorf("phpVersion 8.3 did not reach the app image's build: %s", build)
 	}
 	if m := app.Inputs["memory"].NumberValue(); m != 768 {
 		t.Errorf("app memory = %v, want 768", m)
@@ -272,6 +276,7 @@ func TestInvalidConfigFailsBeforeAnyResource(t *testing.T) {
 		{"origins not a list", map[string]string{"mercureCorsOrigins": `https://example.com`}, []string{"sudoku:mercureCorsOrigins", "list"}},
 		{"bad boolean", map[string]string{"mountAppSource": "maybe"}, []string{"sudoku:mountAppSource", "true or false"}},
 		{"bad app env", map[string]string{"appEnv": "staging"}, []string{"sudoku:appEnv", "dev, test, prod"}},
+		{"php version", map[string]string{"phpVersion": "7.4"}, []string{"sudoku:phpVersion", "8.2, 8.3, 8.4", `"7.4"`}},
 		{"short wait", map[string]string{"waitTimeout": "5"}, []string{"sudoku:waitTimeout", "30 to 3600"}},
 	}
 	for _, c := range cases {
