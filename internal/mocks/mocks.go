@@ -36,6 +36,8 @@ type Resource struct {
 	ReplaceOnChanges        []string
 	Dependencies            []string
 	AdditionalSecretOutputs []string
+
+	op string // the step the run took: "same", "create" or "update"
 }
 
 // Monitor is a pulumi.MockResourceMonitor that records what the program registers.
@@ -45,6 +47,7 @@ type Monitor struct {
 	mu        sync.Mutex
 	resources map[string]*Resource
 	order     []string
+	opts      Options
 }
 
 // New returns a monitor for project and stack.
@@ -94,7 +97,19 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 		// parent type; so do we.
 		return "", nil, fmt.Errorf("duplicate resource URN %q; try giving it a unique name", r.URN)
 	}
-	id, outputs := mockOutputs(r)
+	var id string
+	var outputs resource.PropertyMap
+	if old, same := m.previous(r); same {
+		id, outputs = old.ID, old.Outputs.Copy()
+	} else {
+		if r.op == "" {
+			r.op = "create"
+		}
+		id, outputs = mockOutputs(r, m.seed)
+		if err := m.pushed(r, outputs); err != nil {
+			return "", nil, err
+		}
+	}
 	for _, k := range r.AdditionalSecretOutputs {
 		if v, ok := outputs[resource.PropertyKey(k)]; ok && !v.IsSecret() {
 			outputs[resource.PropertyKey(k)] = resource.MakeSecret(v)
@@ -108,6 +123,20 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 	m.resources[r.URN] = r
 	m.order = append(m.order, r.URN)
 	return id, outputs, nil
+}
+
+// pushed records an image push in the registry; a push the registry refuses fails the
+// registration, as it fails `pulumi up`.
+func (m *Monitor) pushed(r *Resource, outputs resource.PropertyMap) error {
+	if r.Type != "docker:index/image:Image" {
+		return nil
+	}
+	if v, ok := r.Inputs["skipPush"]; ok && v.IsBool() && v.BoolValue() {
+		return nil
+	}
+	image := r.Inputs["imageName"].StringValue()
+	_, digest, _ := strings.Cut(outputs["repoDigest"].StringValue(), "@")
+	return m.opts.Registry.push(image, digest)
 }
 
 // Call answers the provider functions (invokes) the program uses.

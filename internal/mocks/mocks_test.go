@@ -114,3 +114,79 @@ func TestLineDiff(t *testing.T) {
 		t.Errorf("diff = %q", got)
 	}
 }
+
+// A run with a prior state keeps what is unchanged (the engine's "same" step) and
+// regenerates what it creates; the generation decides what "random" gives.
+func TestStateKeepsWhatIsUnchanged(t *testing.T) {
+	program := func(length int) pulumi.RunFunc {
+		return func(ctx *pulumi.Context) error {
+			_, err := random.NewRandomPassword(ctx, "kept", &random.RandomPasswordArgs{Length: pulumi.Int(16)})
+			if err != nil {
+				return err
+			}
+			_, err = random.NewRandomPassword(ctx, "changed", &random.RandomPasswordArgs{Length: pulumi.Int(length)})
+			return err
+		}
+	}
+	result := func(m *Monitor, name string) string {
+		return m.Named("random:index/randomPassword:RandomPassword", name).Outputs["result"].SecretValue().Element.StringValue()
+	}
+	first, err := RunWith("p", "s", nil, Options{Generation: 1}, program(16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := RunWith("p", "s", nil, Options{Prior: first.State(), Generation: 2}, program(24))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, changed := second.Named("random:index/randomPassword:RandomPassword", "kept"), second.Named("random:index/randomPassword:RandomPassword", "changed")
+	if kept.Op() != "same" || result(second, "kept") != result(first, "kept") {
+		t.Errorf("an unchanged password: op %s, value kept %v", kept.Op(), result(second, "kept") == result(first, "kept"))
+	}
+	if changed.Op() != "update" || len(result(second, "changed")) != 24 {
+		t.Errorf("a changed password: op %s, length %d", changed.Op(), len(result(second, "changed")))
+	}
+	fresh, err := RunWith("p", "s", nil, Options{Generation: 3}, program(16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if result(fresh, "kept") == result(first, "kept") {
+		t.Error("a new stack generated the same password as another generation")
+	}
+}
+
+func TestRegistryRefusesToOverwriteATag(t *testing.T) {
+	g := NewRegistry()
+	if err := g.push("repo/app:v1", "sha256:aa"); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.push("repo/app:v1", "sha256:aa"); err != nil {
+		t.Errorf("pushing the same image again: %v", err)
+	}
+	if err := g.push("repo/app:v1", "sha256:bb"); err == nil || !strings.Contains(err.Error(), "ImageTagAlreadyExistsException: The image tag 'v1' already exists in the 'app' repository") {
+		t.Errorf("overwriting an immutable tag: %v", err)
+	}
+}
+
+func TestURNGlob(t *testing.T) {
+	nested := "urn:pulumi:local::sudoku::sudoku:components:Database$docker:index/container:Container::db-container"
+	top := "urn:pulumi:local::sudoku::docker:index/container:Container::lb-container"
+	volume := "urn:pulumi:local::sudoku::sudoku:components:Database$docker:index/volume:Volume::db-data"
+	cases := []struct {
+		pattern, urn string
+		match        bool
+	}{
+		{"urn:pulumi:*::*::**docker:index/container:Container::**", nested, true},
+		{"urn:pulumi:*::*::**docker:index/container:Container::**", top, true},
+		{"urn:pulumi:*::*::**docker:index/container:Container::**", volume, false},
+		{"urn:pulumi:local::sudoku::*docker:index/container:Container::*", nested, false}, // * stops at ':'
+		{"urn:pulumi:local::sudoku::*$docker:index/container:Container::*", nested, false},
+		{"urn:pulumi:local::sudoku::docker:index/container:Container::*", top, true},
+		{"urn:pulumi:other::*::**", top, false},
+	}
+	for _, c := range cases {
+		if got := URNGlob(c.pattern).MatchString(c.urn); got != c.match {
+			t.Errorf("%s on %s: %v, want %v", c.pattern, c.urn, got, c.match)
+		}
+	}
+}

@@ -8,8 +8,9 @@ import (
 )
 
 // mockOutputs returns the ID and outputs a provider would: the inputs, plus what the provider
-// computes for that type.
-func mockOutputs(r *Resource) (string, resource.PropertyMap) {
+// computes for that type. What is random for real (generated values, image digests, secret
+// versions) derives from seed, which differs per run generation.
+func mockOutputs(r *Resource, seed func(string) string) (string, resource.PropertyMap) {
 	out := r.Inputs.Copy()
 	id := sanitize(r.Name) + "-id"
 	set := func(k string, v any) { out[resource.PropertyKey(k)] = resource.NewPropertyValue(v) }
@@ -26,15 +27,23 @@ func mockOutputs(r *Resource) (string, resource.PropertyMap) {
 		if v, ok := r.Inputs["length"]; ok && v.IsNumber() {
 			length = int(v.NumberValue())
 		}
-		set("result", fakeHex("password:"+r.Name, length))
-		set("bcryptHash", "$2a$10$"+fakeHex("bcrypt:"+r.Name, 53))
+		set("result", fakeHex(seed("password:"+r.Name), length))
+		set("bcryptHash", "$2a$10$"+fakeHex(seed("bcrypt:"+r.Name), 53))
+	case "random:index/randomId:RandomId":
+		n := 8
+		if v, ok := r.Inputs["byteLength"]; ok && v.IsNumber() {
+			n = int(v.NumberValue())
+		}
+		h := fakeHex(seed("id:"+r.Name), 2*n)
+		set("hex", h)
+		id = h
 	case "docker:index/network:Network":
 		id = fakeHex("network:"+str("name"), 64)
 	case "docker:index/volume:Volume":
 		id = str("name")
 		set("mountpoint", fmt.Sprintf("/var/lib/docker/volumes/%s/_data", str("name")))
 	case "docker:index/image:Image":
-		digest := "sha256:" + fakeHex("image:"+str("imageName"), 64)
+		digest := "sha256:" + fakeHex(seed("image:"+str("imageName")), 64)
 		if v, ok := r.Inputs["skipPush"]; ok && v.IsBool() && v.BoolValue() {
 			set("repoDigest", digest) // a local image's "digest" is its ID
 		} else {
@@ -45,7 +54,7 @@ func mockOutputs(r *Resource) (string, resource.PropertyMap) {
 		id = fakeHex("container:"+str("name"), 64)
 	default:
 		if strings.HasPrefix(r.Type, "aws:") {
-			id = awsOutputs(r, set, str)
+			id = awsOutputs(r, set, str, seed)
 		}
 	}
 	return id, out
@@ -63,7 +72,7 @@ func arn(service, resource string) string {
 
 // awsOutputs fills in what AWS computes: IDs, ARNs, endpoints, and the names Pulumi
 // generates when the program gives none.
-func awsOutputs(r *Resource, set func(string, any), str func(string) string) string {
+func awsOutputs(r *Resource, set func(string, any), str func(string) string, seed func(string) string) string {
 	hex := fakeHex(r.Type+":"+r.Name, 17)
 	autoName := func() string {
 		if n := str("name"); n != "" {
@@ -181,6 +190,15 @@ func awsOutputs(r *Resource, set func(string, any), str func(string) string) str
 		set("arn", arn("elasticache", "replicationgroup:"+id))
 		set("primaryEndpointAddress", fmt.Sprintf("master.%s.c0ffee.euc1.cache.amazonaws.com", id))
 		return id
+	case "aws:secretsmanager/secretVersion:SecretVersion":
+		// Secrets Manager gives every stored value a new version ID.
+		value := r.Inputs["secretString"]
+		if value.IsSecret() {
+			value = value.SecretValue().Element
+		}
+		version := fakeUUID(fakeHex(seed("version:"+r.Name+":"+value.StringValue()), 32))
+		set("versionId", version)
+		return str("secretId") + "|" + version
 	case "aws:secretsmanager/secret:Secret":
 		name := autoName()
 		set("name", name)
