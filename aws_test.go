@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -654,5 +656,75 @@ func TestStagingConfigIsValidated(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// copyDir copies the regular files under src into a new temporary directory.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(dst, filepath.Dir(rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// A change, then its revert, deploys: the repository's tags are immutable, and a rebuild of
+// the reverted app (a new digest) must not be pushed under a tag the repository holds. An
+// unchanged app then means no build, no push and no new task definition.
+func TestStagingDeploysARevert(t *testing.T) {
+	app := copyDir(t, "app")
+	page := filepath.Join(app, "public", "index.php")
+	original, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	registry := mocks.NewRegistry()
+	var state mocks.State
+	deploy := func(generation int) *stackRun {
+		t.Helper()
+		run, err := runStackWith(t, "staging", map[string]string{"appPath": app}, mocks.Options{Prior: state, Generation: generation, Registry: registry})
+		if err != nil {
+			t.Fatalf("deployment %d failed: %v", generation, err)
+		}
+		state = run.State()
+		return run
+	}
+	deploy(1)
+	if err := os.WriteFile(page, append(original, []byte("<!-- a change -->\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deploy(2)
+	if err := os.WriteFile(page, original, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deploy(3) // the revert
+	pushed := len(registry.Tags())
+	same := deploy(4)
+	for _, r := range []*mocks.Resource{
+		same.Named("docker:index/image:Image", "app-image"),
+		same.Named("aws:ecs/taskDefinition:TaskDefinition", "app-task"),
+		same.Named("aws:ecs/service:Service", "app-service"),
+	} {
+		if r.Op() != "same" {
+			t.Errorf("an unchanged app changed %s %s (%s)", r.Type, r.Name, r.Op())
+		}
+	}
+	if n := len(registry.Tags()); n != pushed {
+		t.Errorf("an unchanged app pushed %d images", n-pushed)
 	}
 }

@@ -20,6 +20,13 @@ type stackRun struct {
 // Pulumi.yaml's defaults, then Pulumi.<stack>.yaml, then overrides ("key" or "ns:key").
 func runStack(t *testing.T, stack string, overrides map[string]string) (*stackRun, error) {
 	t.Helper()
+	return runStackWith(t, stack, overrides, mocks.Options{})
+}
+
+// runStackWith is runStack in the world opts describes: a prior state, a generation, a
+// registry.
+func runStackWith(t *testing.T, stack string, overrides map[string]string, opts mocks.Options) (*stackRun, error) {
+	t.Helper()
 	cfg, err := mocks.StackConfig(".", stack)
 	if err != nil {
 		t.Fatalf("loading the config of stack %q: %v", stack, err)
@@ -31,7 +38,7 @@ func runStack(t *testing.T, stack string, overrides map[string]string) (*stackRu
 		cfg[k] = v
 	}
 	run := &stackRun{}
-	run.Monitor, err = mocks.Run("sudoku", stack, cfg, func(ctx *pulumi.Context) error {
+	run.Monitor, err = mocks.RunWith("sudoku", stack, cfg, opts, func(ctx *pulumi.Context) error {
 		outputs, err := build(ctx)
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -70,11 +71,26 @@ func newRepository(ctx *pulumi.Context, name string, rt AwsRuntime, parent pulum
 }
 
 // newPushedImage builds an image for Fargate (linux/amd64) and pushes it to repo with
-// credentials from ecr.getAuthorizationToken. Its tag is a hash of what goes into the build:
-// an unchanged build context keeps the tag (no diff, no push), a changed one gets a new tag,
-// hence a new digest, a new task definition revision and a rolling deployment.
+// credentials from ecr.getAuthorizationToken.
+//
+// Its tag is a hash of what goes into the build, then a build ID: "<content>-<build>". An
+// unchanged build keeps both (no diff, no build, no push). A changed one gets a new tag,
+// hence a new digest, a new task definition revision and a rolling deployment. The build ID
+// is what makes a revert deployable: the repository's tags are immutable, so after a revert
+// the content hash alone would name an image the repository already holds, and ECR refuses
+// a rebuild under it (apt, pecl and floating base tags make a rebuild differ byte for byte;
+// ImageTagAlreadyExistsException). The build ID is a random.RandomId kept by the content
+// hash: it stays while the hash stays, and any change, back to an earlier hash too, draws a
+// new one, so every build is pushed to a tag never used before.
 func newPushedImage(ctx *pulumi.Context, name string, repo *ecr.Repository, build imageBuild, parent pulumi.Resource) (*docker.Image, error) {
 	tag, err := build.contentTag()
+	if err != nil {
+		return nil, fmt.Errorf("%s image: %w", name, err)
+	}
+	buildID, err := random.NewRandomId(ctx, name+"-build-id", &random.RandomIdArgs{
+		ByteLength: pulumi.Int(4),
+		Keepers:    pulumi.StringMap{"content": pulumi.String(tag)},
+	}, pulumi.Parent(parent))
 	if err != nil {
 		return nil, fmt.Errorf("%s image: %w", name, err)
 	}
@@ -82,7 +98,7 @@ func newPushedImage(ctx *pulumi.Context, name string, repo *ecr.Repository, buil
 	args := build.dockerArgs()
 	args.Platform = pulumi.String("linux/amd64")
 	return docker.NewImage(ctx, name+"-image", &docker.ImageArgs{
-		ImageName: pulumi.Sprintf("%s:%s", repo.RepositoryUrl, tag),
+		ImageName: pulumi.Sprintf("%s:%s-%s", repo.RepositoryUrl, tag, buildID.Hex),
 		Build:     args,
 		Registry: docker.RegistryArgs{
 			Server:   repo.RepositoryUrl,
