@@ -728,3 +728,46 @@ func TestStagingDeploysARevert(t *testing.T) {
 		t.Errorf("an unchanged app pushed %d images", n-pushed)
 	}
 }
+
+// A changed secret value reaches the running tasks: ECS reads secrets only when a task
+// starts, and the task definition names them by ARN, which a new value keeps. The secret's
+// version ID in the task definition makes a new value a new revision, so ECS rolls the
+// services that read it, and only those.
+func TestStagingChangedSecretRollsItsServices(t *testing.T) {
+	first, err := runStackWith(t, "staging", nil, mocks.Options{Generation: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As `pulumi up --replace` of the Aurora password would: a new value, stored as a new
+	// version of the credentials secret.
+	replaced := first.State().Without(func(urn string) bool { return strings.HasSuffix(urn, "::db-password") })
+	second, err := runStackWith(t, "staging", nil, mocks.Options{Prior: replaced, Generation: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]string{}
+	for name, typ := range map[string]string{
+		"db-cluster": "aws:rds/cluster:Cluster", "db-credentials-value": "aws:secretsmanager/secretVersion:SecretVersion",
+		"app-task": "aws:ecs/taskDefinition:TaskDefinition", "app-service": "aws:ecs/service:Service",
+		"mercure-task": "aws:ecs/taskDefinition:TaskDefinition", "mercure-service": "aws:ecs/service:Service",
+	} {
+		ops[name] = second.Named(typ, name).Op()
+	}
+	want := map[string]string{
+		"db-cluster": "update", "db-credentials-value": "update", "app-task": "update", "app-service": "update",
+		"mercure-task": "same", "mercure-service": "same",
+	}
+	for name, op := range want {
+		if ops[name] != op {
+			t.Errorf("%s: %s, want %s", name, ops[name], op)
+		}
+	}
+	// The label that rolls the service is the version ID, never the value.
+	td := second.Named("aws:ecs/taskDefinition:TaskDefinition", "app-task")
+	if td.Inputs["containerDefinitions"].ContainsSecrets() {
+		t.Error("the app's container definitions are secret: a preview would hide the whole task definition")
+	}
+	if mocks.ContainsSecret(str(td, "containerDefinitions"), second.GeneratedSecrets()) {
+		t.Error("a secret value is in the app's container definitions")
+	}
+}

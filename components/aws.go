@@ -98,6 +98,8 @@ type jsonSecret struct {
 	resource *secretsmanager.Secret
 	// arn resolves once the value is stored, so that no task starts before it can read it.
 	arn pulumi.StringOutput
+	// version is the stored value's version ID.
+	version pulumi.StringOutput
 }
 
 // newJSONSecret stores values as one JSON secret in Secrets Manager, encrypted with the
@@ -120,12 +122,12 @@ func newJSONSecret(ctx *pulumi.Context, name, description string, rt AwsRuntime,
 	if err != nil {
 		return nil, err
 	}
-	return &jsonSecret{resource: secret, arn: after(version, secret.Arn)}, nil
+	return &jsonSecret{resource: secret, arn: after(version, secret.Arn), version: version.VersionId}, nil
 }
 
 // key is one key of the secret, as consumers take it.
 func (s *jsonSecret) key(value pulumi.StringOutput, key string) Secret {
-	return Secret{Value: pulumi.ToSecret(value).(pulumi.StringOutput), Arn: s.arn, Key: key}
+	return Secret{Value: pulumi.ToSecret(value).(pulumi.StringOutput), Arn: s.arn, Key: key, Version: s.version}
 }
 
 // policy is an IAM policy document; its resources may be outputs.

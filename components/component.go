@@ -27,6 +27,9 @@ type Secret struct {
 	Arn pulumi.StringOutput
 	// Key is the JSON key inside the Secrets Manager secret; "" when the secret is the value.
 	Key string
+	// Version is the Secrets Manager version ID of the stored value (not secret); empty on
+	// Docker. A new value is a new version.
+	Version pulumi.StringOutput
 }
 
 // ValueFrom is the reference an ECS container definition's `secrets[].valueFrom` takes.
@@ -40,8 +43,9 @@ func (s Secret) ValueFrom() pulumi.StringOutput {
 // localSecret is a Secret that exists only as a value (the Docker target).
 func localSecret(value pulumi.StringOutput) Secret {
 	return Secret{
-		Value: pulumi.ToSecret(value).(pulumi.StringOutput),
-		Arn:   pulumi.String("").ToStringOutput(),
+		Value:   pulumi.ToSecret(value).(pulumi.StringOutput),
+		Arn:     pulumi.String("").ToStringOutput(),
+		Version: pulumi.String("").ToStringOutput(),
 	}
 }
 

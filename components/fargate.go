@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
@@ -73,8 +74,15 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 		env = append(env, pulumi.Map{"name": pulumi.String(k), "value": spec.env[k]})
 	}
 	secrets := pulumi.Array{}
+	// ECS reads a secret when a task starts, and the task definition names it by ARN, which
+	// a new value keeps: without more, a changed password would reach no running task, and
+	// the service would keep the old one until something restarted it. Each secret's version
+	// ID (a new value is a new version; not secret itself) is a label of the container, so a
+	// new value is a new task definition revision, and ECS rolls the service onto it.
+	secretVersions := pulumi.Map{}
 	for _, k := range sortedKeys(spec.secrets) {
 		secrets = append(secrets, pulumi.Map{"name": pulumi.String(k), "valueFrom": spec.secrets[k].ValueFrom()})
+		secretVersions["sudoku.secret-version."+strings.ToLower(k)] = spec.secrets[k].Version
 	}
 	container := pulumi.Map{
 		"name":         pulumi.String(name),
@@ -83,6 +91,7 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 		"portMappings": pulumi.Array{pulumi.Map{"containerPort": pulumi.Int(spec.port), "protocol": pulumi.String("tcp")}},
 		"environment":  env,
 		"secrets":      secrets,
+		"dockerLabels": secretVersions,
 		"logConfiguration": pulumi.Map{
 			"logDriver": pulumi.String("awslogs"),
 			"options": pulumi.Map{

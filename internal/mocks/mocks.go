@@ -106,6 +106,7 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 			r.op = "create"
 		}
 		id, outputs = mockOutputs(r, m.seed)
+		m.nextRevision(r, outputs)
 		if err := m.pushed(r, outputs); err != nil {
 			return "", nil, err
 		}
@@ -123,6 +124,18 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 	m.resources[r.URN] = r
 	m.order = append(m.order, r.URN)
 	return id, outputs, nil
+}
+
+// nextRevision gives a changed task definition the next revision, as ECS registers one.
+func (m *Monitor) nextRevision(r *Resource, outputs resource.PropertyMap) {
+	old, ok := m.opts.Prior[r.URN]
+	if r.Type != "aws:ecs/taskDefinition:TaskDefinition" || !ok {
+		return
+	}
+	revision := int(old.Outputs["revision"].NumberValue()) + 1
+	family := r.Inputs["family"].StringValue()
+	outputs["revision"] = resource.NewNumberProperty(float64(revision))
+	outputs["arn"] = resource.NewStringProperty(arn("ecs", fmt.Sprintf("task-definition/%s:%d", family, revision)))
 }
 
 // pushed records an image push in the registry; a push the registry refuses fails the

@@ -192,11 +192,7 @@ func awsOutputs(r *Resource, set func(string, any), str func(string) string, see
 		return id
 	case "aws:secretsmanager/secretVersion:SecretVersion":
 		// Secrets Manager gives every stored value a new version ID.
-		value := r.Inputs["secretString"]
-		if value.IsSecret() {
-			value = value.SecretValue().Element
-		}
-		version := fakeUUID(fakeHex(seed("version:"+r.Name+":"+value.StringValue()), 32))
+		version := fakeUUID(fakeHex(seed("version:"+r.Name+":"+plain(r.Inputs["secretString"]).StringValue()), 32))
 		set("versionId", version)
 		return str("secretId") + "|" + version
 	case "aws:secretsmanager/secret:Secret":
@@ -224,6 +220,20 @@ func awsOutputs(r *Resource, set func(string, any), str func(string) string, see
 	}
 	set("arn", arn(strings.Split(r.Type, ":")[1], r.Name))
 	return r.Name + "-" + hex[:7]
+}
+
+// plain is v without its secret or output wrapping.
+func plain(v resource.PropertyValue) resource.PropertyValue {
+	for {
+		switch {
+		case v.IsSecret():
+			v = v.SecretValue().Element
+		case v.IsOutput():
+			v = v.OutputValue().Element
+		default:
+			return v
+		}
+	}
 }
 
 func fakeUUID(hex string) string {
