@@ -159,6 +159,9 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		"ecrRepositoryUrls": pulumi.StringMap{"app": app.Repository.RepositoryUrl, "mercure": mercure.Repository.RepositoryUrl},
 		"clusterName":       cluster.Name,
 		"serviceNames":      pulumi.StringMap{"app": app.ServiceName, "mercure": mercure.ServiceName},
+		// What `pulumi up` deployed; scripts/ci.sh verify-deployment compares it with what
+		// ECS runs.
+		"taskDefinitionArns": pulumi.StringMap{"app": app.TaskDefinition.Arn, "mercure": mercure.TaskDefinition.Arn},
 		"dbEndpoint":        db.Host,
 		"dbReaderEndpoint":  db.ReaderHost,
 		"redisEndpoint":     cache.Host,
@@ -216,6 +219,16 @@ func dataKey(ctx *pulumi.Context, a AwsConfig, provider *aws.Provider) (*kms.Key
 				"Sid":       pulumi.String("CloudWatchPublishesAlarmsToTheEncryptedTopic"),
 				"Effect":    pulumi.String("Allow"),
 				"Principal": pulumi.Map{"Service": pulumi.String("cloudwatch.amazonaws.com")},
+				"Action":    pulumi.ToStringArray([]string{"kms:Decrypt", "kms:GenerateDataKey*"}),
+				"Resource":  pulumi.String("*"),
+			},
+			// EventBridge's user guide (troubleshooting, "my rule ... but the SNS topic isn't
+			// invoked"): a rule delivers to a topic encrypted with a customer-managed key only
+			// with this statement. The deployment-failure rule needs it.
+			pulumi.Map{
+				"Sid":       pulumi.String("EventBridgePublishesDeploymentFailuresToTheEncryptedTopic"),
+				"Effect":    pulumi.String("Allow"),
+				"Principal": pulumi.Map{"Service": pulumi.String("events.amazonaws.com")},
 				"Action":    pulumi.ToStringArray([]string{"kms:Decrypt", "kms:GenerateDataKey*"}),
 				"Resource":  pulumi.String("*"),
 			},

@@ -771,3 +771,69 @@ func TestStagingChangedSecretRollsItsServices(t *testing.T) {
 		t.Error("a secret value is in the app's container definitions")
 	}
 }
+
+// A deployment that ECS rolls back is reported: ECS's SERVICE_DEPLOYMENT_FAILED event, for
+// either service, reaches the alarm topic, which the topic's and the key's policies let
+// EventBridge publish to.
+func TestStagingReportsFailedDeployments(t *testing.T) {
+	run := staging(t, nil)
+	rule := run.Named("aws:cloudwatch/eventRule:EventRule", "deployment-failed")
+	if rule == nil {
+		t.Fatal("no EventBridge rule for failed deployments")
+	}
+	var pattern struct {
+		Source     []string `json:"source"`
+		DetailType []string `json:"detail-type"`
+		Resources  []string `json:"resources"`
+		Detail     struct {
+			EventName []string `json:"eventName"`
+		} `json:"detail"`
+	}
+	if err := json.Unmarshal([]byte(str(rule, "eventPattern")), &pattern); err != nil {
+		t.Fatal(err)
+	}
+	services := []string{}
+	for _, s := range run.OfType("aws:ecs/service:Service") {
+		services = append(services, s.ID)
+	}
+	if strings.Join(pattern.Source, ",") != "aws.ecs" || strings.Join(pattern.DetailType, ",") != "ECS Deployment State Change" ||
+		strings.Join(pattern.Detail.EventName, ",") != "SERVICE_DEPLOYMENT_FAILED" ||
+		strings.Join(sorted(pattern.Resources), ",") != strings.Join(sorted(services), ",") {
+		t.Errorf("event pattern %+v, want ECS deployment failures of %v", pattern, services)
+	}
+	topic := run.Named("aws:sns/topic:Topic", "alarms").Outputs["arn"].StringValue()
+	target := run.Named("aws:cloudwatch/eventTarget:EventTarget", "deployment-failed")
+	if target == nil || str(target, "arn") != topic || str(target, "roleArn") != "" {
+		t.Errorf("the rule's target is not the alarm topic (without a role, as EventBridge wants for SNS)")
+	}
+	allows := func(doc, principal, action string) bool {
+		var p struct {
+			Statement []struct {
+				Effect    string
+				Principal map[string]any
+				Action    any
+			}
+		}
+		if err := json.Unmarshal([]byte(doc), &p); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range p.Statement {
+			if s.Effect == "Allow" && s.Principal["Service"] == principal && strings.Contains(mocks.Flatten(s.Action), action) {
+				return true
+			}
+		}
+		return false
+	}
+	if !allows(str(run.Named("aws:sns/topicPolicy:TopicPolicy", "alarms"), "policy"), "events.amazonaws.com", "sns:Publish") {
+		t.Error("the topic's policy does not let EventBridge publish")
+	}
+	key := str(run.Named("aws:kms/key:Key", "data-key"), "policy")
+	for _, action := range []string{"kms:GenerateDataKey*", "kms:Decrypt"} {
+		if !allows(key, "events.amazonaws.com", action) {
+			t.Errorf("the key's policy does not let EventBridge use %s on the encrypted topic", action)
+		}
+	}
+	if arns := mocks.Flatten(run.outputs["taskDefinitionArns"].Value); !strings.Contains(arns, "app=arn:aws:ecs:") || !strings.Contains(arns, "mercure=arn:aws:ecs:") {
+		t.Errorf("taskDefinitionArns = %s", arns)
+	}
+}

@@ -66,6 +66,9 @@ func newMonitoring(ctx *pulumi.Context, a AwsConfig, m monitored, provider *aws.
 			return nil, err
 		}
 	}
+	if err := notifyFailedDeployments(ctx, m, topic, provider); err != nil {
+		return nil, err
+	}
 	dashboard, err := cloudwatch.NewDashboard(ctx, "dashboard", &cloudwatch.DashboardArgs{
 		DashboardName: pulumi.Sprintf("%s-%s", ctx.Project(), ctx.Stack()),
 		DashboardBody: dashboardBody(a, m),
@@ -74,6 +77,73 @@ func newMonitoring(ctx *pulumi.Context, a AwsConfig, m monitored, provider *aws.
 		return nil, err
 	}
 	return &monitoring{topic: topic, dashboard: dashboard}, nil
+}
+
+// notifyFailedDeployments tells the alarm topic when ECS gives up on a deployment. With the
+// circuit breaker, ECS rolls a failed deployment back, and the service is stable again on
+// the old revision; `pulumi up` (waitForSteadyState) then reports success
+// (terraform-provider-aws#20858). ECS sends SERVICE_DEPLOYMENT_FAILED to EventBridge for
+// services with the circuit breaker ("Amazon ECS service deployment events"); this rule
+// forwards it, and scripts/ci.sh verify-deployment fails the deploy job.
+func notifyFailedDeployments(ctx *pulumi.Context, m monitored, topic *sns.Topic, provider *aws.Provider) error {
+	opt := pulumi.Provider(provider)
+	identity := aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{}, opt)
+	// Replacing the topic's default policy: its statement stays (the account manages and
+	// publishes, as CloudWatch's alarms do), and EventBridge may publish. EventBridge's
+	// user guide: a condition in an SNS topic policy for EventBridge is not supported.
+	_, err := sns.NewTopicPolicy(ctx, "alarms", &sns.TopicPolicyArgs{
+		Arn: topic.Arn,
+		Policy: pulumi.JSONMarshal(pulumi.Map{
+			"Version": pulumi.String("2012-10-17"),
+			"Statement": pulumi.Array{
+				pulumi.Map{
+					"Sid":       pulumi.String("__default_statement_ID"),
+					"Effect":    pulumi.String("Allow"),
+					"Principal": pulumi.Map{"AWS": pulumi.String("*")},
+					"Action": pulumi.ToStringArray([]string{"SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
+						"SNS:RemovePermission", "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic", "SNS:Publish"}),
+					"Resource":  topic.Arn,
+					"Condition": pulumi.Map{"StringEquals": pulumi.Map{"AWS:SourceOwner": identity.AccountId()}},
+				},
+				pulumi.Map{
+					"Sid":       pulumi.String("EventBridgePublishesDeploymentFailures"),
+					"Effect":    pulumi.String("Allow"),
+					"Principal": pulumi.Map{"Service": pulumi.String("events.amazonaws.com")},
+					"Action":    pulumi.String("sns:Publish"),
+					"Resource":  topic.Arn,
+				},
+			},
+		}),
+	}, opt)
+	if err != nil {
+		return err
+	}
+	rule, err := cloudwatch.NewEventRule(ctx, "deployment-failed", &cloudwatch.EventRuleArgs{
+		Name:        pulumi.Sprintf("%s-%s-deployment-failed", ctx.Project(), ctx.Stack()),
+		Description: pulumi.String("An ECS deployment of the app or the hub failed, and ECS rolled the service back"),
+		EventPattern: pulumi.JSONMarshal(pulumi.Map{
+			"source":      pulumi.ToStringArray([]string{"aws.ecs"}),
+			"detail-type": pulumi.ToStringArray([]string{"ECS Deployment State Change"}),
+			"resources":   pulumi.StringArray{m.app.Service.ID().ToStringOutput(), m.mercure.Service.ID().ToStringOutput()},
+			"detail":      pulumi.Map{"eventName": pulumi.ToStringArray([]string{"SERVICE_DEPLOYMENT_FAILED"})},
+		}),
+	}, opt)
+	if err != nil {
+		return err
+	}
+	_, err = cloudwatch.NewEventTarget(ctx, "deployment-failed", &cloudwatch.EventTargetArgs{
+		Rule: rule.Name,
+		Arn:  topic.Arn,
+		InputTransformer: cloudwatch.EventTargetInputTransformerArgs{
+			InputPaths: pulumi.StringMap{
+				"service":    pulumi.String("$.resources[0]"),
+				"deployment": pulumi.String("$.detail.deploymentId"),
+				"reason":     pulumi.String("$.detail.reason"),
+			},
+			InputTemplate: pulumi.Sprintf(`"%s-%s: ECS deployment <deployment> of <service> failed, and ECS rolled the service back: <reason>"`, ctx.Project(), ctx.Stack()),
+		},
+	}, opt)
+	return err
 }
 
 func newAlarm(ctx *pulumi.Context, s alarmSpec, topic *sns.Topic, opt pulumi.ResourceOption) error {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,7 +183,7 @@ func TestLocalCommandsStopWithoutPrerequisites(t *testing.T) {
 }
 
 // scriptTools are the commands the scripts in scripts/ use besides the ones a test fakes.
-var scriptTools = []string{"bash", "cat", "dirname", "head", "base64", "mkdir", "mktemp", "rm", "sleep", "timeout", "tr", "grep", "sed", "date"}
+var scriptTools = []string{"bash", "cat", "dirname", "head", "base64", "mkdir", "mktemp", "rm", "sleep", "timeout", "tr", "grep", "sed", "date", "jq"}
 
 // hostTools is a PATH holding only the named commands of this machine (as symlinks), so that
 // a script under test finds exactly those, whatever else the host has installed.
@@ -211,5 +212,59 @@ func TestHostToolsHidesEverythingElse(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "hidden" {
 		t.Errorf("a command outside the list is visible: %q (%v)", out, err)
+	}
+}
+
+// After pulumi up, the deploy job checks that ECS runs what it deployed: a rollout the
+// circuit breaker rolled back leaves the old revision running, and pulumi up succeeds anyway.
+func TestCIVerifyDeployment(t *testing.T) {
+	pulumi := `case "$*" in
+*clusterName*) echo sudoku-staging ;;
+*serviceNames*) echo '{"app": "sudoku-staging-app", "mercure": "sudoku-staging-mercure"}' ;;
+*taskDefinitionArns*) echo '{"app": "arn:aws:ecs:eu-central-1:1:task-definition/sudoku-staging-app:5", "mercure": "arn:aws:ecs:eu-central-1:1:task-definition/sudoku-staging-mercure:3"}' ;;
+*) exit 2 ;;
+esac`
+	// The stand-in aws answers describe-services from $SCENARIO_DIR/<service>[.<call>].json,
+	// counting calls, so a rollout can be in progress at first.
+	aws := `svc=$(echo "$*" | sed 's/.*--services \([^ ]*\).*/\1/')
+n=$(cat "$SCENARIO_DIR/$svc.count" 2>/dev/null || echo 0); n=$((n + 1)); echo $n >"$SCENARIO_DIR/$svc.count"
+if [ -f "$SCENARIO_DIR/$svc.$n.json" ]; then cat "$SCENARIO_DIR/$svc.$n.json"; else cat "$SCENARIO_DIR/$svc.json"; fi`
+	deployment := func(status, rollout, revision string) string {
+		return `{"services": [{"deployments": [{"status": "` + status + `", "rolloutState": "` + rollout +
+			`", "rolloutStateReason": "ECS deployment circuit breaker: tasks failed to start.", "taskDefinition": "` + revision + `"}]}]}`
+	}
+	app := func(n int) string { return "arn:aws:ecs:eu-central-1:1:task-definition/sudoku-staging-app:" + strconv.Itoa(n) }
+	hub := deployment("PRIMARY", "COMPLETED", "arn:aws:ecs:eu-central-1:1:task-definition/sudoku-staging-mercure:3")
+	cases := []struct {
+		name  string
+		files map[string]string
+		want  string // "" passes
+	}{
+		{"completed", map[string]string{"sudoku-staging-app.json": deployment("PRIMARY", "COMPLETED", app(5))}, ""},
+		{"rolled back", map[string]string{"sudoku-staging-app.json": deployment("PRIMARY", "COMPLETED", app(4))}, "app (sudoku-staging-app): ECS runs " + app(4) + ", but pulumi up deployed " + app(5)},
+		{"failed", map[string]string{"sudoku-staging-app.json": deployment("PRIMARY", "FAILED", app(5))}, "is FAILED, not COMPLETED: ECS deployment circuit breaker"},
+		{"still rolling out", map[string]string{
+			"sudoku-staging-app.1.json": deployment("PRIMARY", "IN_PROGRESS", app(5)),
+			"sudoku-staging-app.json":   deployment("PRIMARY", "COMPLETED", app(5)),
+		}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c.files["sudoku-staging-mercure.json"] = hub
+			for name, content := range c.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			env := append(withFakes(t, map[string]string{"pulumi": pulumi, "aws": aws}), "SCENARIO_DIR="+dir, "SUDOKU_ROLLOUT_PAUSE=0")
+			log, _, err := ciScript(t, env, "verify-deployment")
+			if c.want == "" && err != nil {
+				t.Errorf("a good deployment failed the check: %v\n%s", err, log)
+			}
+			if c.want != "" && (err == nil || !strings.Contains(log, c.want)) {
+				t.Errorf("want a failure saying %q, got %v:\n%s", c.want, err, log)
+			}
+		})
 	}
 }

@@ -42,10 +42,11 @@ type MercureHub struct {
 	Image     *docker.Image
 	Container *docker.Container
 	Volume    *docker.Volume
-	// Repository, Service, LogGroup and Keys are the ECR repository, the ECS service, its
-	// log group and the JWT keys' secret (AWS only).
-	Repository *ecr.Repository
-	Service    *ecs.Service
+	// Repository, TaskDefinition, Service, LogGroup and Keys are the ECR repository, the
+	// task definition, the ECS service, its log group and the JWT keys' secret (AWS only).
+	Repository     *ecr.Repository
+	TaskDefinition *ecs.TaskDefinition
+	Service        *ecs.Service
 	LogGroup   *cloudwatch.LogGroup
 	Keys       *secretsmanager.Secret
 }

@@ -138,6 +138,7 @@ func newMercureFargate(ctx *pulumi.Context, name string, a AwsMercureHubArgs, m 
 		return err
 	}
 	m.Service = svc.service
+	m.TaskDefinition = svc.taskDefinition
 	m.LogGroup = svc.logGroup
 	m.ServiceName = svc.service.Name
 	m.InternalURL = pulumi.Sprintf("http://%s.%s:%d%s", name, rt.Namespace.Name, MercurePort, MercurePath)

@@ -5,6 +5,7 @@
 #   scripts/ci.sh guard              pulumi preview --json, then the destructive-change guard
 #   scripts/ci.sh annotate-comment   put the guard's findings at the top of the PR comment
 #   scripts/ci.sh allow-destructive  may a destructive deployment go ahead?
+#   scripts/ci.sh verify-deployment  after pulumi up: does ECS run what it deployed?
 #   scripts/ci.sh preview            for people (make preview-staging): the diff, then the guard
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -99,6 +100,46 @@ allow_destructive() {
 	exit 1
 }
 
+# verify_deployment fails unless each ECS service's primary deployment is COMPLETED and runs
+# the task definition `pulumi up` deployed (the stack output taskDefinitionArns). When a
+# rollout fails, the circuit breaker rolls the service back to the previous revision and the
+# service is stable again, so `pulumi up` succeeds (terraform-provider-aws#20858); only this
+# check notices. A primary deployment still IN_PROGRESS is polled.
+verify_deployment() {
+	need pulumi "Install the Pulumi CLI: https://www.pulumi.com/docs/install/."
+	need aws "It is on GitHub's runners; elsewhere see https://aws.amazon.com/cli/."
+	need jq "It is on GitHub's runners; elsewhere install jq."
+	local cluster services deployed attempts=${SUDOKU_ROLLOUT_ATTEMPTS:-60} pause=${SUDOKU_ROLLOUT_PAUSE:-10}
+	cluster=$(pulumi stack output clusterName --stack "$stack")
+	services=$(pulumi stack output serviceNames --stack "$stack" --json)
+	deployed=$(pulumi stack output taskDefinitionArns --stack "$stack" --json)
+	local name service want primary state running failed=0 i
+	for name in $(jq -r 'keys[]' <<<"$services"); do
+		service=$(jq -r --arg n "$name" '.[$n]' <<<"$services")
+		want=$(jq -r --arg n "$name" '.[$n] // empty' <<<"$deployed")
+		for ((i = 1; ; i++)); do
+			primary=$(aws ecs describe-services --cluster "$cluster" --services "$service" --output json |
+				jq -c '[.services[0].deployments[]? | select(.status == "PRIMARY")][0] // {}')
+			state=$(jq -r '.rolloutState // "UNKNOWN"' <<<"$primary")
+			if [ "$state" != IN_PROGRESS ] || [ "$i" -ge "$attempts" ]; then
+				break
+			fi
+			sleep "$pause"
+		done
+		running=$(jq -r '.taskDefinition // "nothing"' <<<"$primary")
+		if [ "$running" != "$want" ]; then
+			echo "::error::$name ($service): ECS runs $running, but pulumi up deployed $want. The rollout failed and ECS rolled the service back; its events (ECS console, or aws ecs describe-services) say why."
+			failed=1
+		elif [ "$state" != COMPLETED ]; then
+			echo "::error::$name ($service): its deployment of $running is $state, not COMPLETED: $(jq -r '.rolloutStateReason // "no reason given"' <<<"$primary")"
+			failed=1
+		else
+			echo "$name ($service): runs $running; rollout COMPLETED."
+		fi
+	done
+	[ "$failed" = 0 ] || exit 1
+}
+
 # preview is what a developer with staging credentials runs: the diff, then the guard.
 preview() {
 	export PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER=true
@@ -115,5 +156,6 @@ select) select_stack ;;
 guard) guard ;;
 annotate-comment) annotate_comment ;;
 allow-destructive) allow_destructive ;;
-*) die "usage: scripts/ci.sh select|guard|annotate-comment|allow-destructive|preview" ;;
+verify-deployment) verify_deployment ;;
+*) die "usage: scripts/ci.sh select|guard|annotate-comment|allow-destructive|verify-deployment|preview" ;;
 esac
