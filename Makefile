@@ -22,10 +22,10 @@ up: ## Bring the local stack up on Docker (creates it on first use)
 preview: ## Show what `make up` would change in the local stack
 	@scripts/local.sh preview
 
-down: ## Remove the local stack's containers and network; keep its data volumes
+down: ## Remove the local stack's containers and network; keep its data volumes and credentials
 	@scripts/local.sh down
 
-destroy: ## Remove the local stack and delete its data volumes and images
+destroy: ## Delete the local stack: containers, credentials, data volumes and images
 	@scripts/local.sh destroy
 
 test: ## Run the test suite (the same command CI runs)

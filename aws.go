@@ -162,9 +162,9 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		// What `pulumi up` deployed; scripts/ci.sh verify-deployment compares it with what
 		// ECS runs.
 		"taskDefinitionArns": pulumi.StringMap{"app": app.TaskDefinition.Arn, "mercure": mercure.TaskDefinition.Arn},
-		"dbEndpoint":        db.Host,
-		"dbReaderEndpoint":  db.ReaderHost,
-		"redisEndpoint":     cache.Host,
+		"dbEndpoint":         db.Host,
+		"dbReaderEndpoint":   db.ReaderHost,
+		"redisEndpoint":      cache.Host,
 		"secretArns": pulumi.StringMap{
 			"database": db.Credentials.Arn,
 			"cache":    cache.Credentials.Arn,

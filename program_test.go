@@ -191,6 +191,13 @@ func TestLocalStartOrder(t *testing.T) {
 			t.Errorf("%s: restart = %v, want unless-stopped", name, v)
 		}
 	}
+	// The hub needs neither MySQL nor Redis, and starts beside them (as the README says).
+	hub := run.Named("docker:index/container:Container", "mercure-container")
+	for _, d := range []string{"db-container", "cache-container"} {
+		if run.DependsOn(hub, d) {
+			t.Errorf("the hub waits for %s", d)
+		}
+	}
 }
 
 // Data volumes outlive `pulumi destroy` unless the stack asks otherwise.

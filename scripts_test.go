@@ -1,13 +1,18 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sudoku/infra/internal/mocks"
 )
 
 // The workflows' glue (scripts/ci.sh), run with stand-ins for pulumi and gh.
@@ -233,7 +238,9 @@ if [ -f "$SCENARIO_DIR/$svc.$n.json" ]; then cat "$SCENARIO_DIR/$svc.$n.json"; e
 		return `{"services": [{"deployments": [{"status": "` + status + `", "rolloutState": "` + rollout +
 			`", "rolloutStateReason": "ECS deployment circuit breaker: tasks failed to start.", "taskDefinition": "` + revision + `"}]}]}`
 	}
-	app := func(n int) string { return "arn:aws:ecs:eu-central-1:1:task-definition/sudoku-staging-app:" + strconv.Itoa(n) }
+	app := func(n int) string {
+		return "arn:aws:ecs:eu-central-1:1:task-definition/sudoku-staging-app:" + strconv.Itoa(n)
+	}
 	hub := deployment("PRIMARY", "COMPLETED", "arn:aws:ecs:eu-central-1:1:task-definition/sudoku-staging-mercure:3")
 	cases := []struct {
 		name  string
@@ -266,5 +273,148 @@ if [ -f "$SCENARIO_DIR/$svc.$n.json" ]; then cat "$SCENARIO_DIR/$svc.$n.json"; e
 				t.Errorf("want a failure saying %q, got %v:\n%s", c.want, err, log)
 			}
 		})
+	}
+}
+
+// downTargets are the --target globs `scripts/local.sh down` passes to pulumi destroy.
+func downTargets(t *testing.T) []*regexp.Regexp {
+	t.Helper()
+	args := filepath.Join(t.TempDir(), "args")
+	fakes := withFakes(t, map[string]string{
+		"pulumi": `[ "$1" = destroy ] && printf '%s\n' "$@" >"` + args + `"; exit 0`,
+		"go":     "exit 0",
+		"docker": "exit 0",
+	})
+	cmd := exec.Command("scripts/local.sh", "down")
+	cmd.Env = []string{fakes[0] + ":" + hostTools(t, scriptTools...), "HOME=" + t.TempDir(), "STACK=alice"}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("scripts/local.sh down: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(args)
+	if err != nil {
+		t.Fatalf("down ran no pulumi destroy: %v", err)
+	}
+	var globs []*regexp.Regexp
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	for i, a := range lines {
+		if a == "--target" && i+1 < len(lines) {
+			globs = append(globs, mocks.URNGlob(lines[i+1]))
+		}
+	}
+	return globs
+}
+
+// `make down` then `make up` keeps the stack's credentials, as docker compose keeps .env:
+// MySQL applies MYSQL_PASSWORD only to a new data directory, so new passwords against the
+// kept volume would lock the app out. The stand-in pulumi records what `down` destroys; the
+// mock engine then replays `up` on the state the targeted destroy leaves, as the engine
+// would (a resource whose inputs are unchanged keeps its outputs).
+func TestCredentialsSurviveDownAndUp(t *testing.T) {
+	globs := downTargets(t)
+	if len(globs) == 0 {
+		t.Fatal("down destroys everything: it passes no --target")
+	}
+	targeted := func(urn string) bool {
+		for _, g := range globs {
+			if g.MatchString(urn) {
+				return true
+			}
+		}
+		return false
+	}
+	first, err := runStackWith(t, "alice", nil, mocks.Options{Generation: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := first.State()
+	// pulumi destroy --target refuses to leave behind what depends on a target.
+	for urn := range state {
+		if !targeted(urn) {
+			continue
+		}
+		for _, d := range state.Dependents(urn) {
+			if !targeted(d) {
+				t.Errorf("pulumi destroy would refuse: %s depends on %s, which down destroys", d, urn)
+			}
+		}
+	}
+	for urn, r := range state {
+		switch r.Type {
+		case "docker:index/container:Container", "docker:index/network:Network":
+			if !targeted(urn) {
+				t.Errorf("down leaves %s running", urn)
+			}
+		case "docker:index/volume:Volume", "random:index/randomPassword:RandomPassword":
+			if targeted(urn) {
+				t.Errorf("down destroys %s", urn)
+			}
+		}
+	}
+	afterDown, err := runStackWith(t, "alice", nil, mocks.Options{Prior: state.Without(targeted), Generation: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	afterDestroy, err := runStackWith(t, "alice", nil, mocks.Options{Generation: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mysqlPassword := func(run *stackRun) string {
+		for _, u := range run.Named("docker:index/container:Container", "db-container").Inputs["uploads"].ArrayValue() {
+			if u.ObjectValue()["file"].StringValue() == "/run/secrets/mysql-password" {
+				return mocks.Flatten(u.ObjectValue()["content"].Mappable())
+			}
+		}
+		t.Fatal("the MySQL container gets no password file")
+		return ""
+	}
+	if got, want := strings.Join(afterDown.GeneratedSecrets(), ","), strings.Join(first.GeneratedSecrets(), ","); got != want {
+		t.Error("down then up generated new credentials")
+	}
+	if mysqlPassword(afterDown) != mysqlPassword(first) || afterDown.outputs["databaseUrl"] != first.outputs["databaseUrl"] {
+		t.Error("after down and up, MySQL and the app get another password than the data volume was created with")
+	}
+	if afterDown.Named("docker:index/volume:Volume", "db-data").Op() != "same" {
+		t.Error("down and up touched the data volume")
+	}
+	// What `make destroy` does instead (and deletes the volumes with it): new credentials.
+	if mysqlPassword(afterDestroy) == mysqlPassword(first) {
+		t.Error("the model is broken: a destroyed stack came back with the same password")
+	}
+}
+
+// `make up` ends by asking the app, through the proxy, whether MySQL and Redis let it in:
+// healthy containers are not enough when the credentials and the data disagree.
+func TestUpFailsWhenMySQLRefusesTheApp(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		body   string
+		want   string
+	}{
+		{503, `{"status": "degraded", "database": {"ok": false, "error": "PDOException: SQLSTATE[HY000] [1045] Access denied for user 'sudoku_user'@'172.18.0.6' (using password: YES)"}, "redis": {"ok": true}}`, "MySQL refuses the app"},
+		{200, `{"status": "ok", "database": {"ok": true}, "redis": {"ok": true}}`, ""},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(c.status)
+			_, _ = w.Write([]byte(c.body))
+		}))
+		defer srv.Close()
+		fakes := withFakes(t, map[string]string{
+			"pulumi": `[ "$1 $2 $3" = "stack output url" ] && echo ` + srv.URL + `; exit 0`,
+			"docker": "exit 0",
+		})
+		cmd := exec.Command("scripts/local.sh", "up")
+		for _, e := range os.Environ() {
+			if !strings.HasPrefix(e, "PATH=") && !strings.HasPrefix(e, "PULUMI_") {
+				cmd.Env = append(cmd.Env, e)
+			}
+		}
+		cmd.Env = append(cmd.Env, fakes[0]+":"+hostTools(t, append(scriptTools, "go")...), "XDG_CONFIG_HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		if c.want == "" && err != nil {
+			t.Errorf("make up failed on a working stack: %v\n%s", err, out)
+		}
+		if c.want != "" && (err == nil || !strings.Contains(string(out), c.want)) {
+			t.Errorf("make up did not fail saying %q: %v\n%s", c.want, err, out)
+		}
 	}
 }

@@ -47,8 +47,8 @@ type MercureHub struct {
 	Repository     *ecr.Repository
 	TaskDefinition *ecs.TaskDefinition
 	Service        *ecs.Service
-	LogGroup   *cloudwatch.LogGroup
-	Keys       *secretsmanager.Secret
+	LogGroup       *cloudwatch.LogGroup
+	Keys           *secretsmanager.Secret
 }
 
 func (m *MercureHub) registerOutputs(ctx *pulumi.Context) error {

@@ -31,6 +31,16 @@ if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FI
 	export PULUMI_CONFIG_PASSPHRASE_FILE=$passphrase_file
 fi
 
+# What `down` removes: the stack's containers, network and images, whatever component they
+# belong to. Everything else stays in the stack: the data volumes and the generated
+# credentials that the data was created with (MySQL takes MYSQL_PASSWORD only when its data
+# directory is new), as docker compose keeps volumes and .env across `down`. These are
+# `pulumi destroy --target` globs: ** matches anything, * anything but a colon.
+down_targets=()
+for type in docker:index/container:Container docker:index/network:Network docker:index/image:Image; do
+	down_targets+=(--target "urn:pulumi:*::*::**${type}::**")
+done
+
 # Selects the stack, creating it on first use. A new stack needs no Pulumi.<stack>.yaml: it
 # targets Docker with Pulumi.yaml's defaults.
 pulumi stack select "$stack" --create --secrets-provider passphrase --non-interactive >/dev/null
@@ -44,15 +54,20 @@ up)
 	pulumi up --stack "$stack" --yes --non-interactive
 	echo
 	pulumi stack output --stack "$stack"
+	echo
+	# Healthy containers are not yet a working app: the app must also get into MySQL and
+	# Redis with its credentials. Through the proxy, as a browser would.
+	go run ./cmd/smoke "$(pulumi stack output url --stack "$stack")"
 	;;
 preview)
 	pulumi preview --stack "$stack" --diff --non-interactive
 	;;
 down)
-	pulumi destroy --stack "$stack" --yes --non-interactive
-	echo "Stack $stack is down. Its data volumes are kept for the next 'make up'; 'make destroy' deletes them."
+	pulumi destroy --stack "$stack" --yes --non-interactive "${down_targets[@]}"
+	echo "Stack $stack is down. Its data volumes, credentials and images are kept for the next 'make up'; 'make destroy' deletes them."
 	;;
 destroy)
+	# Everything, the credentials too: the volumes made with them go below.
 	pulumi destroy --stack "$stack" --yes --non-interactive
 	# The volumes outlived the destroy above (retainOnDelete) unless deleteVolumesOnDestroy
 	# was set; this is where they go, with the images the stack built.

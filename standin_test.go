@@ -1,0 +1,161 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The stand-in app, served by PHP, against real MySQL-protocol and Redis servers (MariaDB
+// and Redis from Debian), checked by cmd/smoke as `make up` checks a local stack: the check
+// passes with the right credentials, and names MySQL or Redis when it refuses the app's.
+// That is what `make up` reports after the data volume outlived the credentials it was
+// created with.
+func TestSmokeNamesTheServiceThatRefusesTheApp(t *testing.T) {
+	php := tool(t, "php")
+	requirePhpExtensions(t, php, "pdo_mysql", "redis")
+	db := startMariaDB(t)
+	redis := startRedis(t, "redis-password")
+	smoke := filepath.Join(t.TempDir(), "smoke")
+	if out, err := exec.Command("go", "build", "-o", smoke, "./cmd/smoke").CombinedOutput(); err != nil {
+		t.Fatalf("building cmd/smoke: %v\n%s", err, out)
+	}
+	cases := []struct {
+		name, dbPassword, redisPassword string
+		want                            string // "" passes
+	}{
+		{"the right credentials", "db-password", "redis-password", ""},
+		{"mysql refuses", "an-older-password", "redis-password", "MySQL refuses the app: PDOException: SQLSTATE[HY000] [1045] Access denied for user 'sudoku_user'"},
+		{"redis refuses", "db-password", "an-older-password", "Redis refuses the app: "},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			url := serveStandIn(t, php, []string{
+				fmt.Sprintf("DATABASE_URL=mysql://sudoku_user:%s@%s/sudoku?serverVersion=8.4.0&charset=utf8mb4", c.dbPassword, db),
+				fmt.Sprintf("REDIS_URL=redis://default:%s@%s", c.redisPassword, redis),
+			})
+			out, err := exec.Command(smoke, "-timeout", "20s", url).CombinedOutput()
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("the check failed: %v\n%s", err, out)
+			case c.want != "" && (err == nil || !strings.Contains(string(out), c.want)):
+				t.Errorf("want a failure saying %q; got %v:\n%s", c.want, err, out)
+			case c.name == "redis refuses" && strings.Contains(string(out), "MySQL"):
+				t.Errorf("MySQL blamed for Redis:\n%s", out)
+			}
+		})
+	}
+}
+
+func requirePhpExtensions(t *testing.T, php string, names ...string) {
+	t.Helper()
+	out, err := exec.Command(php, "-m").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if !strings.Contains("\n"+string(out), "\n"+n+"\n") {
+			if os.Getenv("SUDOKU_REQUIRE_TOOLS") == "1" {
+				t.Fatalf("PHP lacks the %s extension (.ci/run installs php-mysql and php-redis)", n)
+			}
+			t.Skipf("PHP lacks the %s extension; skipping", n)
+		}
+	}
+}
+
+// startMariaDB runs a throwaway MariaDB on loopback with the app's database and user
+// (password "db-password"), and returns its host:port.
+func startMariaDB(t *testing.T) string {
+	t.Helper()
+	server := tool(t, "mariadbd")
+	install := tool(t, "mariadb-install-db")
+	client := tool(t, "mariadb")
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(install, "--no-defaults", "--datadir="+data, "--user="+me.Username,
+		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput(); err != nil {
+		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
+	}
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	socket := filepath.Join(dir, "mysqld.sock")
+	cmd := exec.Command(server, "--no-defaults", "--datadir="+data, "--socket="+socket, "--port="+port,
+		"--bind-address=127.0.0.1", "--user="+me.Username, "--skip-log-bin", "--skip-name-resolve",
+		"--innodb-buffer-pool-size=16M", "--pid-file="+filepath.Join(dir, "mysqld.pid"), "--log-error="+filepath.Join(dir, "error.log"))
+	startServer(t, cmd)
+	sql := func(query string) error {
+		return exec.Command(client, "--no-defaults", "--socket="+socket, "-uroot", "-e", query).Run()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for sql("SELECT 1") != nil {
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("MariaDB did not start within 30 s:\n%s", log)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := sql(`DELETE FROM mysql.global_priv WHERE User = ''; FLUSH PRIVILEGES;
+		CREATE DATABASE sudoku; CREATE USER 'sudoku_user'@'%' IDENTIFIED BY 'db-password';
+		GRANT ALL ON sudoku.* TO 'sudoku_user'@'%';`); err != nil {
+		t.Fatalf("creating the app's database and user: %v", err)
+	}
+	return addr
+}
+
+// startRedis runs a throwaway Redis on loopback with password, and returns its host:port.
+func startRedis(t *testing.T, password string) string {
+	t.Helper()
+	server := tool(t, "redis-server")
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	startServer(t, exec.Command(server, "--port", port, "--bind", "127.0.0.1", "--requirepass", password,
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir()))
+	waitForPort(t, addr)
+	return addr
+}
+
+// serveStandIn serves app/public with PHP's built-in server and env, and returns its URL.
+func serveStandIn(t *testing.T, php string, env []string) string {
+	t.Helper()
+	addr := freeAddr(t)
+	cmd := exec.Command(php, "-S", addr, "-t", "app/public")
+	cmd.Env = append(os.Environ(), env...)
+	startServer(t, cmd)
+	waitForPort(t, addr)
+	return "http://" + addr
+}
+
+// startServer starts cmd and stops it when the test ends.
+func startServer(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+}
+
+func waitForPort(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s after 20 s", addr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
