@@ -249,15 +249,8 @@ func TestMercureHubRunsFromTheCaddyfile(t *testing.T) {
 	waitFor(t, base+"/healthz", &logs)
 
 	hub := base + "/.well-known/mercure"
-	sub, err := http.Get(hub + "?topic=" + url.QueryEscape("urn:sudoku:test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Body.Close()
-	if sub.StatusCode != http.StatusOK {
-		t.Fatalf("anonymous subscription: %s", sub.Status)
-	}
-	publish := func(token string) *http.Response {
+	got := subscribe(t, hub+"?topic="+url.QueryEscape("urn:sudoku:test"), "data: hello")
+	publish := func(token string) int {
 		req, _ := http.NewRequest(http.MethodPost, hub, strings.NewReader(url.Values{"topic": {"urn:sudoku:test"}, "data": {"hello"}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if token != "" {
@@ -268,32 +261,46 @@ func TestMercureHubRunsFromTheCaddyfile(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		return resp
+		return resp.StatusCode
 	}
-	if r := publish(""); r.StatusCode != http.StatusUnauthorized {
-		t.Errorf("publish without a JWT: %s, want 401", r.Status)
+	if code := publish(""); code != http.StatusUnauthorized {
+		t.Errorf("publish without a JWT: %d, want 401", code)
 	}
-	if r := publish(hs256(t, testSubscriberKey, `{"mercure":{"publish":["*"]}}`)); r.StatusCode != http.StatusUnauthorized {
-		t.Errorf("publish with a JWT signed with the subscriber key: %s, want 401", r.Status)
+	if code := publish(hs256(t, testSubscriberKey, `{"mercure":{"publish":["*"]}}`)); code != http.StatusUnauthorized {
+		t.Errorf("publish with a JWT signed with the subscriber key: %d, want 401", code)
 	}
-	if r := publish(hs256(t, testPublisherKey, `{"mercure":{"publish":["*"]}}`)); r.StatusCode != http.StatusOK {
-		t.Fatalf("publish with a publisher JWT: %s\n%s", r.Status, logs.String())
+	if code := publish(hs256(t, testPublisherKey, `{"mercure":{"publish":["*"]}}`)); code != http.StatusOK {
+		t.Fatalf("publish with a publisher JWT: %d\n%s", code, logs.String())
 	}
-	got := make(chan bool, 1)
-	go func() {
-		s := bufio.NewScanner(sub.Body)
-		for s.Scan() {
-			if s.Text() == "data: hello" {
-				got <- true
-				return
-			}
-		}
-	}()
 	select {
 	case <-got:
 	case <-time.After(5 * time.Second):
 		t.Errorf("the subscriber did not receive the update within 5 s\n%s", logs.String())
 	}
+}
+
+// subscribe opens a subscription at url and reports when it receives the line want.
+func subscribe(t *testing.T, url, want string) <-chan bool {
+	t.Helper()
+	resp, err := http.Get(url) //nolint:bodyclose // the reading goroutine closes it
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan bool, 1)
+	go func() {
+		defer resp.Body.Close()
+		s := bufio.NewScanner(resp.Body)
+		for s.Scan() {
+			if s.Text() == want {
+				got <- true
+				return
+			}
+		}
+	}()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("subscription: %s", resp.Status)
+	}
+	return got
 }
 
 // hs256 is a JWT with claims, signed with key.

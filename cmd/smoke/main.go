@@ -93,12 +93,12 @@ func askStatus(ctx context.Context, url string) error {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errNotYet, err)
+		return fmt.Errorf("%w: %w", errNotYet, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return fmt.Errorf("%w: reading the answer: %v", errNotYet, err)
+		return fmt.Errorf("%w: reading the answer: %w", errNotYet, err)
 	}
 	var s status
 	reported := json.Unmarshal(body, &s) == nil && s.Status != ""
