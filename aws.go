@@ -200,8 +200,8 @@ func availabilityZones(ctx *pulumi.Context, a AwsConfig, provider *aws.Provider)
 }
 
 // dataKey is the stack's customer-managed KMS key, with yearly rotation. It encrypts Aurora,
-// ElastiCache, the secrets, the ECR repositories and the alarm topic; CloudWatch may use it
-// to publish alarms to that topic.
+// ElastiCache, the secrets, the ECR repositories and the alarm topic; CloudWatch (alarms) and
+// EventBridge (failed deployments) may use it to publish to that topic.
 func dataKey(ctx *pulumi.Context, a AwsConfig, provider *aws.Provider) (*kms.Key, error) {
 	identity := aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{}, pulumi.Provider(provider))
 	partition := aws.GetPartitionOutput(ctx, aws.GetPartitionOutputArgs{}, pulumi.Provider(provider))
@@ -215,23 +215,11 @@ func dataKey(ctx *pulumi.Context, a AwsConfig, provider *aws.Provider) (*kms.Key
 				"Action":    pulumi.String("kms:*"),
 				"Resource":  pulumi.String("*"),
 			},
-			pulumi.Map{
-				"Sid":       pulumi.String("CloudWatchPublishesAlarmsToTheEncryptedTopic"),
-				"Effect":    pulumi.String("Allow"),
-				"Principal": pulumi.Map{"Service": pulumi.String("cloudwatch.amazonaws.com")},
-				"Action":    pulumi.ToStringArray([]string{"kms:Decrypt", "kms:GenerateDataKey*"}),
-				"Resource":  pulumi.String("*"),
-			},
+			publishesToTheTopic("CloudWatchPublishesAlarmsToTheEncryptedTopic", "cloudwatch.amazonaws.com"),
 			// EventBridge's user guide (troubleshooting, "my rule ... but the SNS topic isn't
 			// invoked"): a rule delivers to a topic encrypted with a customer-managed key only
 			// with this statement. The deployment-failure rule needs it.
-			pulumi.Map{
-				"Sid":       pulumi.String("EventBridgePublishesDeploymentFailuresToTheEncryptedTopic"),
-				"Effect":    pulumi.String("Allow"),
-				"Principal": pulumi.Map{"Service": pulumi.String("events.amazonaws.com")},
-				"Action":    pulumi.ToStringArray([]string{"kms:Decrypt", "kms:GenerateDataKey*"}),
-				"Resource":  pulumi.String("*"),
-			},
+			publishesToTheTopic("EventBridgePublishesDeploymentFailuresToTheEncryptedTopic", "events.amazonaws.com"),
 		},
 	})
 	key, err := kms.NewKey(ctx, "data-key", &kms.KeyArgs{
@@ -248,6 +236,17 @@ func dataKey(ctx *pulumi.Context, a AwsConfig, provider *aws.Provider) (*kms.Key
 		TargetKeyId: key.KeyId,
 	}, pulumi.Provider(provider))
 	return key, err
+}
+
+// publishesToTheTopic lets an AWS service publish to the alarm topic, which the key encrypts.
+func publishesToTheTopic(sid, service string) pulumi.Map {
+	return pulumi.Map{
+		"Sid":       pulumi.String(sid),
+		"Effect":    pulumi.String("Allow"),
+		"Principal": pulumi.Map{"Service": pulumi.String(service)},
+		"Action":    pulumi.ToStringArray([]string{"kms:Decrypt", "kms:GenerateDataKey*"}),
+		"Resource":  pulumi.String("*"),
+	}
 }
 
 var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
