@@ -390,7 +390,7 @@ func TestUpFailsWhenMySQLRefusesTheApp(t *testing.T) {
 		body   string
 		want   string
 	}{
-		{503, `{"status": "degraded", "database": {"ok": false, "error": "PDOException: SQLSTATE[HY000] [1045] Access denied for user 'sudoku_user'@'172.18.0.6' (using password: YES)"}, "redis": {"ok": true}}`, "MySQL refuses the app"},
+		{503, `{"status": "degraded", "database": {"ok": false, "reason": "access-denied"}, "redis": {"ok": true}}`, "MySQL refuses the app's credentials"},
 		{200, `{"status": "ok", "database": {"ok": true}, "redis": {"ok": true}}`, ""},
 	} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -208,6 +208,7 @@ const (
 // The Caddyfile adapts, without a warning, under the Mercure release the image runs.
 func TestMercureCaddyfileValidates(t *testing.T) {
 	caddy := mercureCaddy(t)
+	readFiles(t, "docker/mercure")
 	cmd := exec.Command(caddy, "adapt", "--config", "docker/mercure/Caddyfile", "--validate")
 	cmd.Env = append(hubEnv(":3000"), "HOME="+t.TempDir(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
 	var stderr strings.Builder

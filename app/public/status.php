@@ -8,7 +8,10 @@
 // it. The body says "degraded" instead. With ?strict=1 it answers 503 when degraded,
 // for a person or a smoke test that wants the whole chain to work.
 //
-// Error messages never carry a password or a whole URL: see redact().
+// The body says only whether each dependency is up and, if not, a short reason
+// (access-denied, unreachable, timeout, ...): no versions, extension lists or exception
+// text, which would help an attacker more than a user. The full error goes to the log
+// (stderr: the container's log), and never carries a password or a whole URL: see redact().
 
 declare(strict_types=1);
 
@@ -46,33 +49,57 @@ function redact(string $message, array $secrets): string
 }
 
 /**
- * Runs $check and times it; a check fails by throwing.
+ * Runs $check, a check of the dependency $name that fails by throwing; logs the failure.
  *
  * @param callable(): void $check
- * @param list<string> $secrets strings that must not appear in the error
- * @return array{ok: bool, error: ?string, latency_ms: float}
+ * @param list<string> $secrets strings that must not appear in the log
+ * @return array{ok: bool, reason?: string}
  */
-function timed(callable $check, array $secrets): array
+function check(string $name, callable $check, array $secrets): array
 {
-    $start = hrtime(true);
     try {
         $check();
-        $error = null;
     } catch (Throwable $e) {
-        $error = $e::class . ': ' . redact($e->getMessage(), $secrets);
+        $message = $e::class . ': ' . redact($e->getMessage(), $secrets);
+        error_log("status.php: $name: $message");
+
+        return ['ok' => false, 'reason' => reason($message)];
     }
 
-    return [
-        'ok' => $error === null,
-        'error' => $error,
-        'latency_ms' => round((hrtime(true) - $start) / 1e6, 2),
-    ];
+    return ['ok' => true];
 }
 
-/** @return array{ok: bool, error: string, latency_ms: float} */
+/**
+ * A short, stable reason for a failed check, from its (redacted) error: what a person or a
+ * smoke test needs to know, without the server's own words.
+ */
+function reason(string $message): string
+{
+    $reasons = [
+        'access-denied' => ['[1045]', 'WRONGPASS', 'NOAUTH', 'AUTH failed', 'invalid password'],
+        'unknown-database' => ['[1049]'],
+        'tls' => ['SSL', 'TLS', 'certificate'],
+        'timeout' => ['timed out', 'timeout', '[2006]'],
+        'unreachable' => ['[2002]', 'Connection refused', 'getaddrinfo', 'No route to host', 'Name or service not known'],
+        'not-configured' => ['is not set', 'is not a valid URL', 'must start with'],
+    ];
+    foreach ($reasons as $reason => $needles) {
+        foreach ($needles as $needle) {
+            if (stripos($message, $needle) !== false) {
+                return $reason;
+            }
+        }
+    }
+
+    return 'error';
+}
+
+/** @return array{ok: bool, reason: string} */
 function notSet(string $name): array
 {
-    return ['ok' => false, 'error' => "$name is not set", 'latency_ms' => 0.0];
+    error_log("status.php: $name is not set");
+
+    return ['ok' => false, 'reason' => 'not-configured'];
 }
 
 /**
@@ -185,32 +212,17 @@ $redisUrl = env('REDIS_URL');
 
 $database = $databaseUrl === null
     ? notSet('DATABASE_URL')
-    : timed(static fn () => checkDatabase($databaseUrl), secretsOf($databaseUrl));
+    : check('database', static fn () => checkDatabase($databaseUrl), secretsOf($databaseUrl));
 $redis = $redisUrl === null
     ? notSet('REDIS_URL')
-    : timed(static fn () => checkRedis($redisUrl), secretsOf($redisUrl));
+    : check('redis', static fn () => checkRedis($redisUrl), secretsOf($redisUrl));
 
 $status = $database['ok'] && $redis['ok'] ? 'ok' : 'degraded';
 
 $body = [
     'status' => $status,
-    'php' => [
-        'version' => PHP_VERSION,
-        'extensions' => [
-            'pdo_mysql' => extension_loaded('pdo_mysql'),
-            'redis' => extension_loaded('redis'),
-            'opcache' => extension_loaded('Zend OPcache'),
-            'intl' => extension_loaded('intl'),
-        ],
-    ],
     'database' => $database,
     'redis' => $redis,
-    'mercure' => [
-        'configured' => env('MERCURE_URL') !== null
-            && env('MERCURE_PUBLIC_URL') !== null
-            && env('MERCURE_PUBLISHER_JWT_KEY') !== null,
-    ],
-    'app_env' => env('APP_ENV'),
 ];
 
 $strict = ($_GET['strict'] ?? null) === '1';

@@ -63,8 +63,8 @@ type status struct {
 }
 
 type check struct {
-	OK    bool   `json:"ok"`
-	Error string `json:"error"`
+	OK     bool   `json:"ok"`
+	Reason string `json:"reason"`
 }
 
 // errNotYet is an answer that may change once the stack has settled.
@@ -114,14 +114,15 @@ func askStatus(ctx context.Context, url string) error {
 	}
 }
 
-// refusals says which of MySQL and Redis refuse the app, and why.
+// refusals says which of MySQL and Redis fail the app, and why. status.php gives a short
+// reason, not the error itself; the app's log has that.
 func refusals(s status) error {
 	var msgs []string
 	if !s.Database.OK {
-		msgs = append(msgs, "MySQL refuses the app: "+s.Database.Error+hint(s.Database.Error))
+		msgs = append(msgs, describe("MySQL", s.Database.Reason)+hint(s.Database.Reason))
 	}
 	if !s.Redis.OK {
-		msgs = append(msgs, "Redis refuses the app: "+s.Redis.Error)
+		msgs = append(msgs, describe("Redis", s.Redis.Reason))
 	}
 	if len(msgs) == 0 {
 		msgs = append(msgs, "the app reports status "+s.Status)
@@ -129,10 +130,32 @@ func refusals(s status) error {
 	return errors.New(strings.Join(msgs, "; "))
 }
 
+// describe says what a failed check's reason means for the app.
+func describe(service, reason string) string {
+	var what string
+	switch reason {
+	case "access-denied":
+		what = service + " refuses the app's credentials"
+	case "unreachable":
+		what = "the app cannot reach " + service
+	case "timeout":
+		what = service + " does not answer the app in time"
+	case "tls":
+		what = "the app's TLS connection to " + service + " fails"
+	case "unknown-database":
+		what = service + " has no database for the app"
+	case "not-configured":
+		what = "the app has no " + service + " URL"
+	default:
+		what = service + " fails the app's check"
+	}
+	return fmt.Sprintf("%s (%s; the app's log says more)", what, reason)
+}
+
 // hint explains MySQL's "access denied" on a local stack: the data volume keeps the
 // credentials it was created with.
-func hint(err string) string {
-	if !strings.Contains(err, "[1045]") {
+func hint(reason string) string {
+	if reason != "access-denied" {
 		return ""
 	}
 	return " (on a local stack, the data volume keeps the password it was created with: if the stack's credentials were lost, by a plain `pulumi destroy` for instance, `make destroy` deletes the data and the next `make up` starts afresh; see README: Running a local stack)"

@@ -17,9 +17,9 @@ func smoke(t *testing.T, args ...string) (int, string, string) {
 }
 
 const (
-	healthy   = `{"status": "ok", "database": {"ok": true, "error": null}, "redis": {"ok": true, "error": null}}`
-	dbRefuses = `{"status": "degraded", "database": {"ok": false, "error": "PDOException: SQLSTATE[HY000] [1045] Access denied for user 'sudoku_user'@'172.18.0.5' (using password: YES)"}, "redis": {"ok": true, "error": null}}`
-	redisDown = `{"status": "degraded", "database": {"ok": true, "error": null}, "redis": {"ok": false, "error": "RedisException: WRONGPASS invalid username-password pair or user is disabled."}}`
+	healthy   = `{"status": "ok", "database": {"ok": true}, "redis": {"ok": true}}`
+	dbRefuses = `{"status": "degraded", "database": {"ok": false, "reason": "access-denied"}, "redis": {"ok": true}}`
+	redisDown = `{"status": "degraded", "database": {"ok": true}, "redis": {"ok": false, "reason": "unreachable"}}`
 )
 
 // answers serves the given answers in turn, then the last one again.
@@ -53,8 +53,8 @@ func TestSmoke(t *testing.T) {
 		want    string
 	}{
 		{"works", []func(http.ResponseWriter){reply(200, healthy)}, 0, "works: the app reaches MySQL and Redis"},
-		{"mysql refuses", []func(http.ResponseWriter){reply(503, dbRefuses)}, 1, "MySQL refuses the app: PDOException: SQLSTATE[HY000] [1045] Access denied"},
-		{"redis refuses", []func(http.ResponseWriter){reply(503, redisDown)}, 1, "Redis refuses the app: RedisException: WRONGPASS"},
+		{"mysql refuses", []func(http.ResponseWriter){reply(503, dbRefuses)}, 1, "MySQL refuses the app's credentials (access-denied"},
+		{"redis down", []func(http.ResponseWriter){reply(503, redisDown)}, 1, "the app cannot reach Redis (unreachable"},
 		{"proxy not ready, then works", []func(http.ResponseWriter){reply(502, "<html>Bad Gateway</html>"), reply(200, healthy)}, 0, "works"},
 		{"not the app", []func(http.ResponseWriter){reply(404, "nothing here")}, 1, "answers 404 Not Found, not the app's status report: nothing here"},
 	}
