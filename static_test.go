@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -134,12 +135,97 @@ func appImageFile(t *testing.T, name string) string {
 	return content
 }
 
+// appNginxConfig is the app image's nginx.conf, with what the image keeps in /tmp and its
+// fastcgi snippet in a directory of the test's, listening on listen, serving root and
+// handing PHP to fpm.
+func appNginxConfig(t *testing.T, listen, root, fpm string) string {
+	t.Helper()
+	dir := t.TempDir()
+	snippet := strings.ReplaceAll(appImageFile(t, "NGINX_FASTCGI"), "127.0.0.1:9000", fpm)
+	conf := strings.NewReplacer(
+		"/tmp/", dir+"/",
+		"/etc/nginx/sudoku-fastcgi.conf", writeTemp(t, "sudoku-fastcgi.conf", snippet),
+		"root /var/www/html/public;", "root "+root+";",
+		"listen 8080 default_server;", "listen "+listen+" default_server;",
+	).Replace(appImageFile(t, "NGINX_CONF"))
+	if os.Geteuid() == 0 {
+		// As root, nginx's workers would run as nobody, who cannot enter the test's
+		// directories; the image runs everything as one unprivileged user.
+		conf = "user root;\n" + conf
+	}
+	return writeTemp(t, "nginx.conf", conf)
+}
+
 func TestAppImageNginxConfig(t *testing.T) {
-	conf := appImageFile(t, "NGINX_CONF")
 	nginx := tool(t, "nginx")
-	// The image keeps pid and temp files in /tmp; the check keeps them in its own directory.
-	conf = strings.ReplaceAll(conf, "/tmp/", t.TempDir()+"/")
-	runTool(t, nginx, "-t", "-q", "-e", "/dev/stderr", "-c", writeTemp(t, "nginx.conf", conf))
+	runTool(t, nginx, "-t", "-q", "-e", "/dev/stderr", "-c", appNginxConfig(t, "8080", "/var/www/html/public", "127.0.0.1:9000"))
+}
+
+// The app image's Nginx and PHP-FPM configurations, run with the real servers on the
+// stand-in app: only the front controllers execute, dotfiles are refused, and every answer
+// carries the security headers (HSTS only behind HTTPS).
+func TestAppImageServesOnlyTheFrontControllers(t *testing.T) {
+	nginx, fpm := tool(t, "nginx"), tool(t, "php-fpm")
+	public := filepath.Join(copyDir(t, "app"), "public")
+	for name, content := range map[string]string{"debug.php": "<?php echo 'executed';", ".env": "APP_SECRET=leaked"} {
+		if err := os.WriteFile(filepath.Join(public, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fpmAddr := freeAddr(t)
+	pool := strings.ReplaceAll(appImageFile(t, "FPM_POOL"), "127.0.0.1:9000", fpmAddr)
+	main := fmt.Sprintf("[global]\nerror_log = /dev/stderr\npid = %s\ninclude = %s\n", filepath.Join(t.TempDir(), "fpm.pid"), writeTemp(t, "pool.conf", pool))
+	startServer(t, exec.Command(fpm, "-F", "-R", "-y", writeTemp(t, "php-fpm.conf", main)))
+	waitForPort(t, fpmAddr)
+	addr := freeAddr(t)
+	startServer(t, exec.Command(nginx, "-e", "/dev/stderr", "-c", appNginxConfig(t, addr, public, fpmAddr), "-g", "daemon off;"))
+	waitForPort(t, addr)
+
+	get := func(path string, header ...string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+	for _, c := range []struct {
+		path   string
+		status int
+		want   string // in the body
+	}{
+		{"/", 200, "stand-in app"},
+		{"/some/route?x=1", 200, "stand-in app"},
+		{"/status.php", 200, `"status"`},
+		{"/index.php", 404, ""},
+		{"/debug.php", 404, ""},
+		{"/.env", 403, ""},
+	} {
+		resp, body := get(c.path)
+		if resp.StatusCode != c.status || !strings.Contains(body, c.want) {
+			t.Errorf("GET %s: %d, want %d with %q", c.path, resp.StatusCode, c.status, c.want)
+		}
+		if strings.Contains(body, "executed") || strings.Contains(body, "leaked") {
+			t.Errorf("GET %s ran or served what it must not: %.100s", c.path, body)
+		}
+		for header, want := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin", "X-Frame-Options": "SAMEORIGIN"} {
+			if got := resp.Header.Get(header); got != want {
+				t.Errorf("GET %s: %s = %q, want %q", c.path, header, got, want)
+			}
+		}
+		if hsts := resp.Header.Get("Strict-Transport-Security"); hsts != "" {
+			t.Errorf("GET %s over HTTP sent HSTS: %q", c.path, hsts)
+		}
+	}
+	if resp, _ := get("/", "X-Forwarded-Proto", "https"); !strings.HasPrefix(resp.Header.Get("Strict-Transport-Security"), "max-age=31536000") {
+		t.Errorf("behind HTTPS, no HSTS: %q", resp.Header.Get("Strict-Transport-Security"))
+	}
 }
 
 func TestAppImagePhpFpmPool(t *testing.T) {
