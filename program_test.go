@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/sudoku/infra/internal/guard"
@@ -162,6 +163,50 @@ func assertNoSecretLeaks(t *testing.T, run *stackRun) {
 			t.Errorf("stack output %s shows a generated secret in plaintext", k)
 		}
 	}
+}
+
+// No secret is in a container's configuration, which `docker inspect` shows to anyone who
+// may use the engine: not even marked secret (encrypted in Pulumi's state, but plain in
+// Docker's). The secrets go in as files, and the images' entrypoints read them.
+func TestLocalSecretsStayOutOfContainerConfig(t *testing.T) {
+	run := mustRun(t, "local", nil)
+	secrets := run.GeneratedSecrets()
+	for _, c := range run.OfType("docker:index/container:Container") {
+		for _, key := range []string{"envs", "command", "labels"} {
+			if mocks.ContainsSecret(mocks.Flatten(plainValue(c.Inputs[mocks.Key(key)])), secrets) {
+				t.Errorf("%s: a generated secret is in its %s", c.Name, key)
+			}
+		}
+	}
+	app := mocks.Flatten(plainValue(run.Named("docker:index/container:Container", "app-container").Inputs["envs"]))
+	for _, name := range []string{"APP_SECRET", "DATABASE_URL", "REDIS_URL", "MERCURE_PUBLISHER_JWT_KEY", "MERCURE_SUBSCRIBER_JWT_KEY"} {
+		if !strings.Contains(app, name+"_FILE=/run/secrets/") {
+			t.Errorf("the app gets no %s_FILE", name)
+		}
+	}
+}
+
+// plainValue is v as plain Go values, secrets unwrapped.
+func plainValue(v resource.PropertyValue) any {
+	switch {
+	case v.IsSecret():
+		return plainValue(v.SecretValue().Element)
+	case v.IsOutput():
+		return plainValue(v.OutputValue().Element)
+	case v.IsArray():
+		var out []any
+		for _, e := range v.ArrayValue() {
+			out = append(out, plainValue(e))
+		}
+		return out
+	case v.IsObject():
+		out := map[string]any{}
+		for k, e := range v.ObjectValue() {
+			out[string(k)] = plainValue(e)
+		}
+		return out
+	}
+	return v.V
 }
 
 // Containers start in dependency order: each waits for what it uses to be healthy.

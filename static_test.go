@@ -323,9 +323,16 @@ func TestMercureHubRunsFromTheCaddyfile(t *testing.T) {
 	caddyfile := writeTemp(t, "Caddyfile", strings.ReplaceAll(string(conf), "/data/mercure.db", filepath.Join(dir, "mercure.db")))
 	addr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(caddy, "run", "--config", caddyfile, "--adapter", "caddyfile")
-	// As the component sets it: a port alone, so the site is plain HTTP.
-	cmd.Env = append(hubEnv(":"+port), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	// Through the image's entrypoint, with the keys in files, as the local stack gives them.
+	cmd := exec.Command("sh", "docker/mercure/entrypoint.sh", caddy, "run", "--config", caddyfile, "--adapter", "caddyfile")
+	var env []string
+	for _, e := range hubEnv(":" + port) { // as the component sets it: a port alone, so plain HTTP
+		if name, value, _ := strings.Cut(e, "="); strings.HasSuffix(name, "_JWT_KEY") {
+			e = name + "_FILE=" + writeTemp(t, name, value)
+		}
+		env = append(env, e)
+	}
+	cmd.Env = append(env, "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "PATH="+os.Getenv("PATH"))
 	var logs strings.Builder
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -427,5 +434,36 @@ func waitFor(t *testing.T, url string, logs fmt.Stringer) {
 			t.Fatalf("%s did not answer 200 within 20 s (%v)\n%s", url, err, logs)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// The app image's entrypoint turns the local stack's secret files (NAME_FILE) into the
+// variables the app reads, and refuses a secret given both ways.
+func TestAppEntrypointReadsSecretFiles(t *testing.T) {
+	bash := tool(t, "bash")
+	entrypoint := writeTemp(t, "app-entrypoint", appImageFile(t, "ENTRYPOINT"))
+	run := func(env ...string) (string, error) {
+		cmd := exec.Command(bash, entrypoint, "env")
+		cmd.Env = append(env, "PATH="+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("DATABASE_URL_FILE="+writeTemp(t, "database-url", "mysql://u:p@db:3306/sudoku"), "APP_SECRET_FILE="+writeTemp(t, "app-secret", "s3cret"))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"DATABASE_URL=mysql://u:p@db:3306/sudoku\n", "APP_SECRET=s3cret\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the app's environment lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "_FILE=") {
+		t.Errorf("the *_FILE variables are left over:\n%s", out)
+	}
+	if out, err := run("APP_SECRET=a", "APP_SECRET_FILE="+writeTemp(t, "s", "b")); err == nil || !strings.Contains(out, "both APP_SECRET and APP_SECRET_FILE are set") {
+		t.Errorf("a secret given twice: %v\n%s", err, out)
+	}
+	if out, err := run("APP_SECRET_FILE=/no/such/file"); err == nil || !strings.Contains(out, "cannot be read") {
+		t.Errorf("a missing secret file: %v\n%s", err, out)
 	}
 }

@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -136,6 +137,21 @@ func newVolume(ctx *pulumi.Context, name string, deleteOnDestroy bool, parent pu
 			docker.VolumeLabelArgs{Label: pulumi.String("sudoku.stack"), Value: pulumi.String(ctx.Stack())},
 		},
 	}, opts...)
+}
+
+// secretFiles delivers secrets (by variable name) to a container as files under
+// /run/secrets, uploaded before it starts, named by NAME_FILE variables that the image's
+// entrypoint turns into NAME: the values stay out of the container's configuration, which
+// `docker inspect` shows to anyone who may use the engine.
+func secretFiles(secrets map[string]pulumi.StringOutput) (pulumi.StringArray, docker.ContainerUploadArray) {
+	var env pulumi.StringArray
+	var uploads docker.ContainerUploadArray
+	for _, name := range sortedKeys(secrets) {
+		path := "/run/secrets/" + strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+		env = append(env, pulumi.String(name+"_FILE="+path))
+		uploads = append(uploads, secretFile(path, secrets[name]))
+	}
+	return env, uploads
 }
 
 // imageBuild says how to build one of the stack's images.

@@ -239,9 +239,16 @@ func TestDockerPhpServiceAndLoadBalancer(t *testing.T) {
 		t.Errorf("URL = %q", url)
 	}
 	env := inputString(m, "docker:index/container:Container", "app-container", "envs")
-	for _, want := range []string{"APP_ENV=dev", "MERCURE_URL=http://mercure:3000/.well-known/mercure", "XDEBUG_MODE=off", "DATABASE_URL=mysql://", "REDIS_URL=redis://"} {
+	for _, want := range []string{"APP_ENV=dev", "MERCURE_URL=http://mercure:3000/.well-known/mercure", "XDEBUG_MODE=off",
+		"DATABASE_URL_FILE=/run/secrets/database-url", "REDIS_URL_FILE=/run/secrets/redis-url", "APP_SECRET_FILE=/run/secrets/app-secret"} {
 		if !strings.Contains(env, want) {
 			t.Errorf("app env lacks %s", want)
+		}
+	}
+	uploads := inputString(m, "docker:index/container:Container", "app-container", "uploads")
+	for _, want := range []string{"file=/run/secrets/database-url", "mysql://sudoku_user:", "file=/run/secrets/redis-url", "redis://default:"} {
+		if !strings.Contains(uploads, want) {
+			t.Errorf("app uploads lack %s: %s", want, uploads)
 		}
 	}
 	build := inputString(m, "docker:index/image:Image", "app-image", "build")

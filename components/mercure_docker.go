@@ -64,15 +64,18 @@ func NewDockerMercureHub(ctx *pulumi.Context, name string, args *DockerMercureHu
 	if m.Image, err = newLocalImage(ctx, name, imageBuild{context: a.BuildContext}, m); err != nil {
 		return nil, fmt.Errorf("mercure: %w", err)
 	}
+	keyEnv, uploads := secretFiles(map[string]pulumi.StringOutput{
+		"MERCURE_PUBLISHER_JWT_KEY":  publisher,
+		"MERCURE_SUBSCRIBER_JWT_KEY": subscriber,
+	})
 	m.Container, err = newContainer(ctx, name, a.Runtime, containerSpec{
 		image:    m.Image.RepoDigest,
 		memoryMb: a.MemoryMb,
-		env: pulumi.StringArray{
+		env: append(pulumi.StringArray{
 			pulumi.Sprintf("SERVER_NAME=:%d", MercurePort),
 			pulumi.String("MERCURE_CORS_ORIGINS=" + corsOriginsValue(a.CorsOrigins)),
-			pulumi.Sprintf("MERCURE_PUBLISHER_JWT_KEY=%s", publisher),
-			pulumi.Sprintf("MERCURE_SUBSCRIBER_JWT_KEY=%s", subscriber),
-		},
+		}, keyEnv...),
+		uploads: uploads,
 		volumes: docker.ContainerVolumeArray{
 			docker.ContainerVolumeArgs{VolumeName: m.Volume.Name, ContainerPath: pulumi.String("/data")},
 		},

@@ -106,14 +106,16 @@ func NewDockerPhpService(ctx *pulumi.Context, name string, args *DockerPhpServic
 	for _, k := range sortedKeys(plain) {
 		env = append(env, pulumi.Sprintf("%s=%s", k, plain[k]))
 	}
-	secrets := a.Env.secrets(localSecret(appSecret))
-	for _, k := range sortedKeys(secrets) {
-		env = append(env, pulumi.Sprintf("%s=%s", k, secrets[k].Value))
+	values := map[string]pulumi.StringOutput{}
+	for name, secret := range a.Env.secrets(localSecret(appSecret)) {
+		values[name] = secret.Value
 	}
+	secretEnv, uploads := secretFiles(values)
 	spec := containerSpec{
 		image:    p.Image.RepoDigest,
 		memoryMb: a.MemoryMb,
-		env:      env,
+		env:      append(env, secretEnv...),
+		uploads:  uploads,
 		health:   phpHealth,
 	}
 	if a.Target == "development" {
