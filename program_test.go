@@ -186,6 +186,41 @@ func TestLocalSecretsStayOutOfContainerConfig(t *testing.T) {
 	}
 }
 
+// Every container is hardened: no privilege gain, every capability dropped but what the
+// official database images' entrypoints need (they start as root and switch user), and a
+// read-only root filesystem where nothing is uploaded into it.
+func TestLocalContainersAreHardened(t *testing.T) {
+	run := mustRun(t, "local", nil)
+	for _, c := range run.OfType("docker:index/container:Container") {
+		if opts := mocks.Flatten(c.Inputs["securityOpts"].Mappable()); opts != "no-new-privileges:true" {
+			t.Errorf("%s: securityOpts %q", c.Name, opts)
+		}
+		caps := c.Inputs["capabilities"].ObjectValue()
+		if drops := mocks.Flatten(caps["drops"].Mappable()); drops != "ALL" {
+			t.Errorf("%s: drops %q, want ALL", c.Name, drops)
+		}
+		adds := mocks.Flatten(caps["adds"].Mappable())
+		switch c.Name {
+		case "db-container", "cache-container":
+			if adds != "CHOWN DAC_OVERRIDE FOWNER SETGID SETUID" {
+				t.Errorf("%s: adds %q", c.Name, adds)
+			}
+		default:
+			if adds != "" {
+				t.Errorf("%s runs as its own user and needs no capability; adds %q", c.Name, adds)
+			}
+		}
+		_, uploads := c.Inputs["uploads"]
+		if readOnly := c.Inputs["readOnly"].IsBool() && c.Inputs["readOnly"].BoolValue(); readOnly == uploads {
+			t.Errorf("%s: readOnly %v with uploads %v: read-only wherever nothing is uploaded (Docker refuses uploads then)", c.Name, readOnly, uploads)
+		}
+	}
+	health := mocks.Flatten(run.Named("docker:index/container:Container", "cache-container").Inputs["healthcheck"].Mappable())
+	if strings.Contains(health, " -a ") || !strings.Contains(health, "REDISCLI_AUTH=") {
+		t.Errorf("the Redis health check must pass the password in REDISCLI_AUTH: %s", health)
+	}
+}
+
 // plainValue is v as plain Go values, secrets unwrapped.
 func plainValue(v resource.PropertyValue) any {
 	switch {

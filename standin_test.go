@@ -210,3 +210,23 @@ func waitForPort(t *testing.T, addr string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// The Redis container's health check, as the program defines it, run against a real Redis:
+// it passes with the password from the uploaded auth file, and fails with another.
+func TestRedisHealthCheckAgainstRealRedis(t *testing.T) {
+	tool(t, "redis-cli")
+	addr := startRedis(t, "the-password")
+	_, port, _ := net.SplitHostPort(addr)
+	check := mustRun(t, "local", nil).Named("docker:index/container:Container", "cache-container").Inputs["healthcheck"].ObjectValue()["tests"].ArrayValue()
+	if len(check) != 2 || check[0].StringValue() != "CMD-SHELL" {
+		t.Fatalf("health check %v", check)
+	}
+	for password, healthy := range map[string]bool{"the-password": true, "another": false} {
+		auth := writeTemp(t, "auth.conf", "requirepass "+password+"\n")
+		command := strings.NewReplacer("/usr/local/etc/redis/auth.conf", auth, "redis-cli ", "redis-cli -p "+port+" ").Replace(check[1].StringValue())
+		err := exec.Command("sh", "-c", command).Run()
+		if (err == nil) != healthy {
+			t.Errorf("password %q: healthy %v, want %v (%s)", password, err == nil, healthy, command)
+		}
+	}
+}

@@ -55,8 +55,10 @@ func (a DockerCacheArgs) validate() error {
 
 const redisAuthFile = "/usr/local/etc/redis/auth.conf"
 
+// redisHealth passes the password in REDISCLI_AUTH, not on redis-cli's command line, where
+// any process in the container could read it (ps).
 var redisHealth = healthCheck{
-	command:     `redis-cli --no-auth-warning -a "$(sed -n 's/^requirepass //p' ` + redisAuthFile + `)" ping | grep -q PONG`,
+	command:     `REDISCLI_AUTH="$(sed -n 's/^requirepass //p' ` + redisAuthFile + `)" redis-cli ping | grep -q PONG`,
 	interval:    10,
 	timeout:     5,
 	retries:     5,
@@ -95,8 +97,9 @@ func NewDockerCache(ctx *pulumi.Context, name string, args *DockerCacheArgs, opt
 		volumes: docker.ContainerVolumeArray{
 			docker.ContainerVolumeArgs{VolumeName: c.Volume.Name, ContainerPath: pulumi.String("/data")},
 		},
-		ports:  map[int]int{CachePort: a.HostPort},
-		health: redisHealth,
+		ports:        map[int]int{CachePort: a.HostPort},
+		health:       redisHealth,
+		capabilities: rootCapabilities,
 	}, pulumi.Parent(c))
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)

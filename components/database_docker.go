@@ -98,8 +98,9 @@ func NewDockerDatabase(ctx *pulumi.Context, name string, args *DockerDatabaseArg
 		volumes: docker.ContainerVolumeArray{
 			docker.ContainerVolumeArgs{VolumeName: d.Volume.Name, ContainerPath: pulumi.String("/var/lib/mysql")},
 		},
-		ports:  map[int]int{DatabasePort: a.HostPort},
-		health: mysqlHealth,
+		ports:        map[int]int{DatabasePort: a.HostPort},
+		health:       mysqlHealth,
+		capabilities: rootCapabilities,
 	}, pulumi.Parent(d))
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)

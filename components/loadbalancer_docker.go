@@ -104,6 +104,13 @@ func NewDockerLoadBalancer(ctx *pulumi.Context, name string, args *DockerLoadBal
 		},
 		ports:  map[int]int{proxyPort: a.HostPort},
 		health: proxyHealth,
+		// The image writes its pid and temp files to /tmp, and its entrypoint renders the
+		// server's config into conf.d, as its user (101).
+		readOnly: true,
+		tmpfs: map[string]string{
+			"/tmp":              "rw,noexec,nosuid,size=16m,mode=1777",
+			"/etc/nginx/conf.d": "rw,noexec,nosuid,size=1m,uid=101,gid=101,mode=0755",
+		},
 	}, pulumi.Parent(l))
 	if err != nil {
 		return nil, fmt.Errorf("loadbalancer: %w", err)
