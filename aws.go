@@ -82,6 +82,7 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		DomainName:         a.DomainName,
 		HostedZoneID:       a.HostedZoneID,
 		CertificateArn:     a.CertificateArn,
+		AllowHTTPOnly:      a.AllowHTTPOnly,
 		SslPolicy:          a.AlbSslPolicy,
 		DeletionProtection: a.AlbDeletionProtection,
 		IdleTimeout:        a.AlbIdleTimeout,

@@ -508,8 +508,8 @@ func TestStagingHTTPSModes(t *testing.T) {
 		url        string
 	}{
 		{"http only", nil, false, false, false, "http://"},
-		{"own certificate", map[string]string{"domainName": "staging.example.com", "certificateArn": cert}, true, false, false, "https://staging.example.com"},
-		{"created certificate", map[string]string{"domainName": "staging.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}, true, true, true, "https://staging.example.com"},
+		{"own certificate", map[string]string{"domainName": "staging.example.com", "certificateArn": cert, "allowHttpOnly": "false"}, true, false, false, "https://staging.example.com"},
+		{"created certificate", map[string]string{"domainName": "staging.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ", "allowHttpOnly": "false"}, true, true, true, "https://staging.example.com"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -632,7 +632,10 @@ func TestStagingConfigIsValidated(t *testing.T) {
 		{"backups off", map[string]string{"dbBackupRetentionDays": "0"}, []string{"sudoku:dbBackupRetentionDays", "1 to 35"}},
 		{"log retention", map[string]string{"logRetentionDays": "10"}, []string{"sudoku:logRetentionDays", "CloudWatch"}},
 		{"idle timeout", map[string]string{"albIdleTimeout": "30"}, []string{"sudoku:albIdleTimeout", "41 to 4000"}},
-		{"domain without zone", map[string]string{"domainName": "staging.example.com"}, []string{"sudoku:hostedZoneId", "certificateArn"}},
+		{"domain without zone", map[string]string{"domainName": "staging.example.com", "allowHttpOnly": "false"}, []string{"sudoku:hostedZoneId", "certificateArn"}},
+		// The design terminates TLS at the load balancer: HTTP only must be asked for.
+		{"no https", map[string]string{"allowHttpOnly": "false"}, []string{"sudoku:domainName", "hostedZoneId", "certificateArn", "allowHttpOnly: true"}},
+		{"https and http only", map[string]string{"domainName": "a.example.com", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}, []string{"sudoku:allowHttpOnly", "false when domainName"}},
 		{"certificate without domain", map[string]string{"certificateArn": "arn:aws:acm:eu-central-1:123456789012:certificate/0e8d1ab4-1b2c-4c5d-8e9f-0a1b2c3d4e5f"}, []string{"sudoku:domainName"}},
 		{"bad certificate", map[string]string{"domainName": "a.example.com", "certificateArn": "cert"}, []string{"sudoku:certificateArn", "ACM certificate ARN"}},
 		{"tls policy", map[string]string{"albSslPolicy": "ELBSecurityPolicy-2016-08"}, []string{"sudoku:albSslPolicy", "TLS 1.3"}},

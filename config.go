@@ -64,6 +64,7 @@ type AwsConfig struct {
 	DomainName            string
 	HostedZoneID          string
 	CertificateArn        string
+	AllowHTTPOnly         bool
 	AlbSslPolicy          string
 	AlbDeletionProtection bool
 	AlbIdleTimeout        int
@@ -138,7 +139,8 @@ var configKeys = []configKey{
 	{"natGateways", "string", "one-per-az", "aws", "NAT gateways: `one-per-az` (survives an AZ outage), `single` (cheaper), or `none` (VPC endpoints instead)."},
 	{"domainName", "string", "", "aws", "Public host name of the app, such as `staging.example.com`. Needed for HTTPS."},
 	{"hostedZoneId", "string", "", "aws", "Route 53 zone of domainName: with it, the program creates and validates the certificate (unless certificateArn is set) and the alias record."},
-	{"certificateArn", "string", "", "aws", "ACM certificate for domainName, if you have one. Without it and without hostedZoneId, the load balancer serves HTTP only."},
+	{"certificateArn", "string", "", "aws", "ACM certificate for domainName, if you have one (else hostedZoneId lets the program create one)."},
+	{"allowHttpOnly", "boolean", false, "aws", "Serve HTTP only, without TLS, for a throwaway stack. A stack needs this, or domainName with hostedZoneId or certificateArn."},
 	{"albSslPolicy", "string", "ELBSecurityPolicy-TLS13-1-2-2021-06", "aws", "TLS policy of the HTTPS listener (TLS 1.3, and 1.2 for older clients)."},
 	{"albDeletionProtection", "boolean", true, "aws", "Deletion protection of the load balancer."},
 	{"albIdleTimeout", "integer", 120, "aws", "Idle timeout of the load balancer, in seconds; above Mercure's 40 s heartbeat (41 to 4000)."},
@@ -312,7 +314,7 @@ func loadConfig(ctx *pulumi.Context) (*Config, error) {
 		}
 	}
 	c.Local = loadLocalConfig(r)
-	c.Aws = loadAwsConfig(r)
+	c.Aws = loadAwsConfig(r, c.Target == "aws")
 	return c, r.err()
 }
 
@@ -375,7 +377,9 @@ var (
 // CloudWatch Logs accepts only these retention periods, in days.
 var logRetentions = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 
-func loadAwsConfig(r *reader) AwsConfig {
+// loadAwsConfig reads the aws target's keys. Each value is checked whatever the target; what
+// a stack must set (HTTPS) only when it targets aws.
+func loadAwsConfig(r *reader, aws bool) AwsConfig {
 	a := AwsConfig{
 		Region:                r.str("awsRegion"),
 		Protect:               r.boolean("protect"),
@@ -385,6 +389,7 @@ func loadAwsConfig(r *reader) AwsConfig {
 		DomainName:            strings.ToLower(strings.TrimSuffix(r.str("domainName"), ".")),
 		HostedZoneID:          r.str("hostedZoneId"),
 		CertificateArn:        r.str("certificateArn"),
+		AllowHTTPOnly:         r.boolean("allowHttpOnly"),
 		AlbSslPolicy:          r.str("albSslPolicy"),
 		AlbDeletionProtection: r.boolean("albDeletionProtection"),
 		AlbIdleTimeout:        r.integer("albIdleTimeout", 41, 4000),
@@ -435,7 +440,7 @@ func loadAwsConfig(r *reader) AwsConfig {
 	} else if ones, _ := network.Mask.Size(); ones < 16 || ones > 20 {
 		r.fail("vpcCidr", "a network from /16 to /20 (each subnet gets 1/16 of it)", strconv.Quote(a.VpcCidr))
 	}
-	loadHTTPSConfig(r, &a)
+	loadHTTPSConfig(r, &a, aws)
 	if !components.ValidFargateSize(a.PhpCPU, a.PhpMemory) {
 		r.fail("phpMemory", fmt.Sprintf("a size Fargate allows with phpCpu %d", a.PhpCPU), a.PhpMemory)
 	}
@@ -457,8 +462,9 @@ func loadAwsConfig(r *reader) AwsConfig {
 }
 
 // loadHTTPSConfig checks that the domain, zone and certificate keys make one of the three
-// supported setups: a certificate you have, one the program creates, or HTTP only.
-func loadHTTPSConfig(r *reader, a *AwsConfig) {
+// supported setups: a certificate you have, one the program creates, or HTTP only, which a
+// stack must ask for (allowHttpOnly): the design terminates TLS at the load balancer.
+func loadHTTPSConfig(r *reader, a *AwsConfig, required bool) {
 	if a.DomainName != "" && !hostName.MatchString(a.DomainName) {
 		r.fail("domainName", "a DNS host name such as staging.example.com", strconv.Quote(a.DomainName))
 	}
@@ -475,5 +481,10 @@ func loadHTTPSConfig(r *reader, a *AwsConfig) {
 		r.fail("domainName", "set when hostedZoneId is (the record to create in the zone)", `""`)
 	case a.DomainName != "" && a.HostedZoneID == "" && a.CertificateArn == "":
 		r.fail("hostedZoneId", "set when domainName is, unless certificateArn is (the program needs the zone to validate a new certificate)", `""`)
+	case required && a.DomainName == "" && !a.AllowHTTPOnly:
+		r.fail("domainName", "set for HTTPS: with hostedZoneId (the program creates and validates the certificate), or with certificateArn (a certificate you have); "+
+			"or set allowHttpOnly: true for a throwaway stack without TLS", `""`)
+	case a.DomainName != "" && a.AllowHTTPOnly:
+		r.fail("allowHttpOnly", "false when domainName is set (the stack serves HTTPS)", true)
 	}
 }

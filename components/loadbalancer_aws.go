@@ -22,6 +22,9 @@ type AwsLoadBalancerArgs struct {
 	HostedZoneID string
 	// CertificateArn is an existing ACM certificate for DomainName.
 	CertificateArn string
+	// AllowHTTPOnly lets the load balancer serve HTTP only when no certificate is given;
+	// default false, and then one of CertificateArn and HostedZoneID is required.
+	AllowHTTPOnly bool
 	// SslPolicy is the HTTPS listener's policy; default "ELBSecurityPolicy-TLS13-1-2-2021-06".
 	SslPolicy string
 	// DeletionProtection guards the load balancer against deletion; default false.
@@ -57,6 +60,9 @@ func (a AwsLoadBalancerArgs) validate() error {
 	}
 	if a.DomainName != "" && a.CertificateArn == "" && a.HostedZoneID == "" {
 		return fieldError("loadbalancer", "HostedZoneID", "set when DomainName is and CertificateArn is not", `""`)
+	}
+	if !a.HTTPS() && !a.AllowHTTPOnly {
+		return fieldError("loadbalancer", "DomainName", "set with HostedZoneID or CertificateArn for HTTPS, unless AllowHTTPOnly", `""`)
 	}
 	return nil
 }
@@ -141,7 +147,7 @@ func newAlb(ctx *pulumi.Context, name string, a AwsLoadBalancerArgs, l *LoadBala
 			return err
 		}
 	} else {
-		_ = ctx.Log.Warn("no certificateArn or hostedZoneId is set: the load balancer serves HTTP only. "+
+		_ = ctx.Log.Warn("allowHttpOnly: the load balancer serves HTTP only, without TLS. "+
 			"Set sudoku:domainName with sudoku:hostedZoneId (or sudoku:certificateArn) for HTTPS.", nil)
 		serving, err = lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
 			LoadBalancerArn: l.Alb.Arn,
