@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/servicediscovery"
@@ -35,27 +36,28 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	if err != nil {
 		return nil, err
 	}
-
+	account := components.AwsAccount{
+		ID:        aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{}, pulumi.Provider(provider)).AccountId(),
+		Partition: aws.GetPartitionOutput(ctx, aws.GetPartitionOutputArgs{}, pulumi.Provider(provider)).Partition(),
+		Region:    a.Region,
+	}
+	// The key first: every log group, the flow logs' too, is encrypted with it.
+	key, err := dataKey(ctx, a, account, provider)
+	if err != nil {
+		return nil, err
+	}
 	network, err := components.NewAwsNetwork(ctx, "network", &components.AwsNetworkArgs{
 		CidrBlock:            a.VpcCidr,
 		AvailabilityZones:    zones,
 		NatGateways:          a.NatGateways,
-		Region:               a.Region,
+		Account:              account,
+		KmsKeyArn:            key.Arn,
 		FlowLogRetentionDays: a.LogRetentionDays,
 	}, withProvider)
 	if err != nil {
 		return nil, err
 	}
-	key, err := dataKey(ctx, a, provider)
-	if err != nil {
-		return nil, err
-	}
-	cluster, err := ecs.NewCluster(ctx, "cluster", &ecs.ClusterArgs{
-		Name: pulumi.String(fmt.Sprintf("%s-%s", ctx.Project(), ctx.Stack())),
-		Settings: ecs.ClusterSettingArray{
-			ecs.ClusterSettingArgs{Name: pulumi.String("containerInsights"), Value: pulumi.String("enabled")},
-		},
-	}, pulumi.Provider(provider))
+	cluster, execLogs, err := ecsCluster(ctx, a, key, provider)
 	if err != nil {
 		return nil, err
 	}
@@ -69,8 +71,9 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	}
 	rt := components.AwsRuntime{
 		Network:          network,
-		Region:           a.Region,
+		Account:          account,
 		KmsKeyArn:        key.Arn,
+		ExecLogGroup:     execLogs,
 		Cluster:          cluster,
 		Namespace:        namespace,
 		LogRetentionDays: a.LogRetentionDays,
@@ -86,6 +89,9 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		SslPolicy:          a.AlbSslPolicy,
 		DeletionProtection: a.AlbDeletionProtection,
 		IdleTimeout:        a.AlbIdleTimeout,
+		AccessLogDays:      a.LogRetentionDays,
+		Waf:                a.Waf,
+		WafRateLimit:       a.WafRateLimit,
 	}, withProvider)
 	if err != nil {
 		return nil, err
@@ -200,35 +206,85 @@ func availabilityZones(ctx *pulumi.Context, a AwsConfig, provider *aws.Provider)
 	return zones.Names[:a.AzCount], nil
 }
 
-// dataKey is the stack's customer-managed KMS key, with yearly rotation. It encrypts Aurora,
-// ElastiCache, the secrets, the ECR repositories and the alarm topic; CloudWatch (alarms) and
-// EventBridge (failed deployments) may use it to publish to that topic.
-func dataKey(ctx *pulumi.Context, a AwsConfig, provider *aws.Provider) (*kms.Key, error) {
-	identity := aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{}, pulumi.Provider(provider))
-	partition := aws.GetPartitionOutput(ctx, aws.GetPartitionOutputArgs{}, pulumi.Provider(provider))
+// ecsCluster is the stack's ECS cluster, with Container Insights. With ecsExec, it also
+// makes the log group ECS Exec sessions are logged to, and has the sessions and their log
+// encrypted with the stack's key; without, it returns no log group, and no task allows
+// ECS Exec.
+func ecsCluster(ctx *pulumi.Context, a AwsConfig, key *kms.Key, provider *aws.Provider) (*ecs.Cluster, *cloudwatch.LogGroup, error) {
+	args := &ecs.ClusterArgs{
+		Name: pulumi.String(fmt.Sprintf("%s-%s", ctx.Project(), ctx.Stack())),
+		Settings: ecs.ClusterSettingArray{
+			ecs.ClusterSettingArgs{Name: pulumi.String("containerInsights"), Value: pulumi.String("enabled")},
+		},
+	}
+	var execLogs *cloudwatch.LogGroup
+	if a.EcsExec {
+		var err error
+		execLogs, err = components.NewLogGroup(ctx, "ecs-exec-logs", fmt.Sprintf("/%s/%s/ecs-exec", ctx.Project(), ctx.Stack()),
+			a.LogRetentionDays, key.Arn, pulumi.Provider(provider))
+		if err != nil {
+			return nil, nil, err
+		}
+		args.Configuration = ecs.ClusterConfigurationArgs{
+			ExecuteCommandConfiguration: ecs.ClusterConfigurationExecuteCommandConfigurationArgs{
+				KmsKeyId: key.Arn,
+				Logging:  pulumi.String("OVERRIDE"),
+				LogConfiguration: ecs.ClusterConfigurationExecuteCommandConfigurationLogConfigurationArgs{
+					CloudWatchLogGroupName:      execLogs.Name,
+					CloudWatchEncryptionEnabled: pulumi.Bool(true),
+				},
+			},
+		}
+	}
+	cluster, err := ecs.NewCluster(ctx, "cluster", args, pulumi.Provider(provider))
+	return cluster, execLogs, err
+}
+
+// dataKey is the stack's customer-managed KMS key, with yearly rotation. It encrypts Aurora
+// (and its Performance Insights), ElastiCache, the secrets, the ECR repositories, every log
+// group and the alarm topic; CloudWatch (alarms) and EventBridge (failed deployments) may use
+// it to publish to that topic.
+//
+// The key outlives a destroy (retainOnDelete): Aurora's final snapshot and retained backups
+// are encrypted with it, and would be lost with it. README: Tearing down staging says how
+// to delete it once they are gone.
+func dataKey(ctx *pulumi.Context, a AwsConfig, account components.AwsAccount, provider *aws.Provider) (*kms.Key, error) {
+	thisAccount := pulumi.Map{"StringEquals": pulumi.Map{"aws:SourceAccount": account.ID}}
 	keyPolicy := pulumi.JSONMarshal(pulumi.Map{
 		"Version": pulumi.String("2012-10-17"),
 		"Statement": pulumi.Array{
 			pulumi.Map{
 				"Sid":       pulumi.String("AccountAdministersThroughIAM"),
 				"Effect":    pulumi.String("Allow"),
-				"Principal": pulumi.Map{"AWS": pulumi.Sprintf("arn:%s:iam::%s:root", partition.Partition(), identity.AccountId())},
+				"Principal": pulumi.Map{"AWS": pulumi.Sprintf("arn:%s:iam::%s:root", account.Partition, account.ID)},
 				"Action":    pulumi.String("kms:*"),
 				"Resource":  pulumi.String("*"),
 			},
-			publishesToTheTopic("CloudWatchPublishesAlarmsToTheEncryptedTopic", "cloudwatch.amazonaws.com"),
-			// EventBridge's user guide (troubleshooting, "my rule ... but the SNS topic isn't
-			// invoked"): a rule delivers to a topic encrypted with a customer-managed key only
-			// with this statement. The deployment-failure rule needs it.
-			publishesToTheTopic("EventBridgePublishesDeploymentFailuresToTheEncryptedTopic", "events.amazonaws.com"),
+			// CloudWatch Logs user guide, "Encrypt log data in CloudWatch Logs using AWS
+			// KMS": only for this account's log groups, in this region.
+			pulumi.Map{
+				"Sid":       pulumi.String("CloudWatchLogsEncryptsThisAccountsLogGroups"),
+				"Effect":    pulumi.String("Allow"),
+				"Principal": pulumi.Map{"Service": pulumi.Sprintf("logs.%s.amazonaws.com", a.Region)},
+				"Action":    pulumi.ToStringArray([]string{"kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"}),
+				"Resource":  pulumi.String("*"),
+				"Condition": pulumi.Map{"ArnLike": pulumi.Map{
+					"kms:EncryptionContext:aws:logs:arn": pulumi.Sprintf("arn:%s:logs:%s:%s:log-group:*", account.Partition, a.Region, account.ID),
+				}},
+			},
+			publishesToTheTopic("CloudWatchPublishesAlarmsToTheEncryptedTopic", "cloudwatch.amazonaws.com", thisAccount),
+			// SNS developer guide: aws:SourceAccount, aws:SourceArn and aws:SourceOrgID are
+			// not supported in a key policy for EventBridge-to-encrypted-topic deliveries, so
+			// this statement has none (README: Accepted findings).
+			publishesToTheTopic("EventBridgePublishesDeploymentFailuresToTheEncryptedTopic", "events.amazonaws.com", nil),
 		},
 	})
 	key, err := kms.NewKey(ctx, "data-key", &kms.KeyArgs{
-		Description:          pulumi.Sprintf("%s-%s: Aurora, ElastiCache, secrets, ECR, alarms", ctx.Project(), ctx.Stack()),
+		Description:          pulumi.Sprintf("%s-%s: Aurora, ElastiCache, secrets, ECR, logs, alarms", ctx.Project(), ctx.Stack()),
 		EnableKeyRotation:    pulumi.Bool(true),
 		DeletionWindowInDays: pulumi.Int(30),
 		Policy:               keyPolicy,
-	}, pulumi.Provider(provider), pulumi.Protect(a.Protect))
+	}, pulumi.Provider(provider), pulumi.Protect(a.Protect), pulumi.RetainOnDelete(true))
 	if err != nil {
 		return nil, err
 	}
@@ -239,15 +295,20 @@ func dataKey(ctx *pulumi.Context, a AwsConfig, provider *aws.Provider) (*kms.Key
 	return key, err
 }
 
-// publishesToTheTopic lets an AWS service publish to the alarm topic, which the key encrypts.
-func publishesToTheTopic(sid, service string) pulumi.Map {
-	return pulumi.Map{
+// publishesToTheTopic lets an AWS service publish to the alarm topic, which the key
+// encrypts, under condition (nil: none).
+func publishesToTheTopic(sid, service string, condition pulumi.Map) pulumi.Map {
+	statement := pulumi.Map{
 		"Sid":       pulumi.String(sid),
 		"Effect":    pulumi.String("Allow"),
 		"Principal": pulumi.Map{"Service": pulumi.String(service)},
 		"Action":    pulumi.ToStringArray([]string{"kms:Decrypt", "kms:GenerateDataKey*"}),
 		"Resource":  pulumi.String("*"),
 	}
+	if condition != nil {
+		statement["Condition"] = condition
+	}
+	return statement
 }
 
 var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)

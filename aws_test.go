@@ -362,8 +362,8 @@ func TestStagingTasksArePrivate(t *testing.T) {
 				}
 			}
 		}
-		if !boolean(s, "enableExecuteCommand") {
-			t.Errorf("%s: ECS Exec is off", s.Name)
+		if boolean(s, "enableExecuteCommand") {
+			t.Errorf("%s: ECS Exec is on by default", s.Name)
 		}
 		if !strings.Contains(mocks.Flatten(s.Inputs["deploymentCircuitBreaker"].Mappable()), "enable=true rollback=true") {
 			t.Errorf("%s: no circuit breaker with rollback", s.Name)
@@ -838,5 +838,39 @@ func TestStagingReportsFailedDeployments(t *testing.T) {
 	}
 	if arns := mocks.Flatten(run.outputs["taskDefinitionArns"].Value); !strings.Contains(arns, "app=arn:aws:ecs:") || !strings.Contains(arns, "mercure=arn:aws:ecs:") {
 		t.Errorf("taskDefinitionArns = %s", arns)
+	}
+}
+
+// ECS Exec is off unless a stack asks for it; then its sessions are encrypted with the
+// stack's key and logged to an encrypted log group, which the task role may write to.
+func TestStagingEcsExec(t *testing.T) {
+	off := staging(t, nil)
+	if n := len(off.OfType("aws:iam/rolePolicy:RolePolicy")); off.Named("aws:iam/rolePolicy:RolePolicy", "app-task") != nil {
+		t.Errorf("with ECS Exec off, the app's task role has a policy (%d policies)", n)
+	}
+	if _, ok := off.Named("aws:ecs/cluster:Cluster", "cluster").Inputs["configuration"]; ok {
+		t.Error("with ECS Exec off, the cluster has an execute-command configuration")
+	}
+	on := staging(t, map[string]string{"ecsExec": "true"})
+	logs := on.Named("aws:cloudwatch/logGroup:LogGroup", "ecs-exec-logs")
+	if logs == nil || !strings.HasPrefix(str(logs, "kmsKeyId"), "arn:aws:kms:") {
+		t.Fatal("no encrypted log group for ECS Exec sessions")
+	}
+	config := mocks.Flatten(on.Named("aws:ecs/cluster:Cluster", "cluster").Inputs["configuration"].Mappable())
+	for _, want := range []string{"kmsKeyId=arn:aws:kms:", "logging=OVERRIDE", "cloudWatchEncryptionEnabled=true", "cloudWatchLogGroupName=/sudoku/staging/ecs-exec"} {
+		if !strings.Contains(config, want) {
+			t.Errorf("the cluster's execute-command configuration lacks %s: %s", want, config)
+		}
+	}
+	for _, s := range on.OfType("aws:ecs/service:Service") {
+		if !boolean(s, "enableExecuteCommand") {
+			t.Errorf("%s: ECS Exec is off", s.Name)
+		}
+	}
+	task := str(on.Named("aws:iam/rolePolicy:RolePolicy", "app-task"), "policy")
+	for _, want := range []string{"ssmmessages:OpenDataChannel", "logs:PutLogEvents", logs.Outputs["arn"].StringValue() + ":*", "kms:Decrypt"} {
+		if !strings.Contains(task, want) {
+			t.Errorf("the app's task role lacks %s: %s", want, task)
+		}
 	}
 }

@@ -68,6 +68,9 @@ type AwsConfig struct {
 	AlbSslPolicy          string
 	AlbDeletionProtection bool
 	AlbIdleTimeout        int
+	Waf                   bool
+	WafRateLimit          int
+	EcsExec               bool
 	PhpCPU                int
 	PhpMemory             int
 	PhpMinTasks           int
@@ -144,6 +147,9 @@ var configKeys = []configKey{
 	{"albSslPolicy", "string", "ELBSecurityPolicy-TLS13-1-2-2021-06", "aws", "TLS policy of the HTTPS listener (TLS 1.3, and 1.2 for older clients)."},
 	{"albDeletionProtection", "boolean", true, "aws", "Deletion protection of the load balancer."},
 	{"albIdleTimeout", "integer", 120, "aws", "Idle timeout of the load balancer, in seconds; above Mercure's 40 s heartbeat (41 to 4000)."},
+	{"waf", "boolean", true, "aws", "Put an AWS WAF web ACL in front of the load balancer: AWS's common, known-bad-inputs and anonymous-IP rule groups, and a per-IP rate limit (about $9 a month plus $0.60 per million requests)."},
+	{"wafRateLimit", "integer", 1000, "aws", "Requests one IP address may make in 5 minutes before the WAF blocks it (100 to 2000000000)."},
+	{"ecsExec", "boolean", false, "aws", "Allow ECS Exec (`aws ecs execute-command`) into the tasks; sessions are logged to an encrypted log group."},
 	{"phpCpu", "integer", 512, "aws", "CPU units of an app task (Fargate: 256, 512, 1024, 2048, 4096, 8192, 16384)."},
 	{"phpMemory", "integer", 1024, "aws", "Memory of an app task, in MiB; a size Fargate allows with phpCpu."},
 	{"phpMinTasks", "integer", 2, "aws", "Fewest app tasks; with 2 or more, they run in different AZs."},
@@ -158,8 +164,8 @@ var configKeys = []configKey{
 	{"dbBackupRetentionDays", "integer", 7, "aws", "Days of automated Aurora backups, for point-in-time recovery (1 to 35)."},
 	{"cacheNodeType", "string", "cache.t3.micro", "aws", "ElastiCache node type."},
 	{"cacheEngineVersion", "string", "7.1", "aws", "ElastiCache Redis engine version."},
-	{"cacheReplica", "boolean", false, "aws", "Add a Redis replica in another AZ, with automatic failover."},
-	{"logRetentionDays", "integer", 7, "aws", "Retention of every CloudWatch log group (services, flow logs, Aurora, Redis)."},
+	{"cacheReplica", "boolean", true, "aws", "Add a Redis replica in another AZ, with automatic failover."},
+	{"logRetentionDays", "integer", 365, "aws", "Retention of every log: the CloudWatch log groups (services, flow logs, Aurora, Redis, ECS Exec, WAF) and the load balancer's access logs."},
 	{"alarmEmails", "array", []string{}, "aws", "E-mail addresses the alarms notify (each must confirm the subscription). Empty: alarms go to the SNS topic only."},
 	{"alarmHttp5xxPercent", "integer", 5, "aws", "Alarm when more than this % of requests fail with a 5xx."},
 	{"alarmLatencyP95Ms", "integer", 1500, "aws", "Alarm when the app's p95 response time exceeds this, in ms."},
@@ -393,6 +399,9 @@ func loadAwsConfig(r *reader, aws bool) AwsConfig {
 		AlbSslPolicy:          r.str("albSslPolicy"),
 		AlbDeletionProtection: r.boolean("albDeletionProtection"),
 		AlbIdleTimeout:        r.integer("albIdleTimeout", 41, 4000),
+		Waf:                   r.boolean("waf"),
+		WafRateLimit:          r.integer("wafRateLimit", 100, 2000000000),
+		EcsExec:               r.boolean("ecsExec"),
 		PhpCPU:                r.integer("phpCpu", 256, 16384),
 		PhpMemory:             r.integer("phpMemory", 512, 122880),
 		PhpMinTasks:           r.integer("phpMinTasks", 1, 100),

@@ -30,7 +30,22 @@ func fakeBin(t *testing.T, dir, name, body string) {
 // host's commands only those the scripts use.
 func ciScript(t *testing.T, env []string, args ...string) (string, string, error) {
 	t.Helper()
+	return ciScriptWithFindings(t, env, "", args...)
+}
+
+// ciScriptWithFindings is ciScript with the guard's findings file of an earlier step.
+func ciScriptWithFindings(t *testing.T, env []string, findings string, args ...string) (string, string, error) {
+	t.Helper()
 	tmp := t.TempDir()
+	if findings != "" {
+		data, err := os.ReadFile(findings)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, "guard.md"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	out := filepath.Join(tmp, "github-output")
 	cmd := exec.Command("scripts/ci.sh", args...)
 	tools := hostTools(t, append(scriptTools, "go")...)
@@ -416,5 +431,42 @@ func TestUpFailsWhenMySQLRefusesTheApp(t *testing.T) {
 		if c.want != "" && (err == nil || !strings.Contains(string(out), c.want)) {
 			t.Errorf("make up did not fail saying %q: %v\n%s", c.want, err, out)
 		}
+	}
+}
+
+// The guard's findings go into the preview comment pulumi/actions wrote, and nowhere else:
+// not into a comment someone else wrote with the same heading, nor into another stack's.
+func TestCIAnnotateCommentEditsOnlyThePreviewComment(t *testing.T) {
+	dir := t.TempDir()
+	comment := func(id int, login, body string) string {
+		return `{"id": ` + strconv.Itoa(id) + `, "user": {"login": "` + login + `"}, "body": ` + strconv.Quote(body) + `}`
+	}
+	report := "\n\n<details>\n<summary>Pulumi report</summary>\n...\n</details>"
+	page := "[" + strings.Join([]string{
+		comment(1, "github-actions[bot]", "#### :tropical_drink: `preview` on sudoku/staging"+report),
+		comment(2, "mallory", "#### :tropical_drink: `preview` on sudoku/staging"+report),
+		comment(3, "github-actions[bot]", "#### :tropical_drink: `preview` on sudoku/staging2"+report),
+		comment(4, "github-actions[bot]", "#### :tropical_drink: `preview` on other/staging"+report),
+	}, ",") + "]"
+	if err := os.WriteFile(filepath.Join(dir, "comments.json"), []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	findings := filepath.Join(dir, "guard.md")
+	if err := os.WriteFile(findings, []byte("### guard findings\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gh := `case "$*" in
+*"-X PATCH"*) echo "$4" >>"` + dir + `/patched" ;;
+*comments*) cat "` + dir + `/comments.json" ;;
+esac`
+	env := append(withFakes(t, map[string]string{"gh": gh}), "PR_NUMBER=7", "GITHUB_REPOSITORY=org/repo", "PULUMI_STACK=staging")
+	// ciScript points RUNNER_TEMP at its own directory: put the findings there.
+	log, _, err := ciScriptWithFindings(t, env, findings, "annotate-comment")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	patched, _ := os.ReadFile(filepath.Join(dir, "patched"))
+	if got := strings.TrimSpace(string(patched)); got != "repos/org/repo/issues/comments/1" {
+		t.Errorf("edited %q; want exactly comment 1, pulumi/actions' preview of sudoku/staging by github-actions[bot]", got)
 	}
 }

@@ -74,3 +74,34 @@ func TestWorkflowActionsArePinnedToVerifiedNode24Versions(t *testing.T) {
 		t.Fatal("no `uses:` lines found; the check would pass vacuously")
 	}
 }
+
+// The deploy job runs only from main, whatever branch a manual run starts from.
+func TestDeployRunsOnlyFromMain(t *testing.T) {
+	data, err := os.ReadFile(".github/workflows/deploy.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := string(data)[strings.Index(string(data), "\n  deploy:"):]
+	if !strings.Contains(job, "if: github.ref == 'refs/heads/main'") {
+		t.Error("the deploy job has no `if: github.ref == 'refs/heads/main'`")
+	}
+}
+
+// CODEOWNERS covers what decides how stacks are deployed, guarded and configured.
+func TestCodeOwnersCoverTheDeploymentPaths(t *testing.T) {
+	data, err := os.ReadFile(".github/CODEOWNERS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if fields := strings.Fields(line); len(fields) >= 2 && !strings.HasPrefix(fields[0], "#") {
+			owned[fields[0]] = true
+		}
+	}
+	for _, path := range []string{"/.github/", "/scripts/", "/cmd/previewguard/", "/internal/guard/", "/Pulumi.yaml", "/Pulumi.*.yaml"} {
+		if !owned[path] {
+			t.Errorf("CODEOWNERS does not cover %s", path)
+		}
+	}
+}

@@ -17,10 +17,14 @@ import (
 type AwsRuntime struct {
 	// Network is the stack's VPC; required.
 	Network *Network
-	// Region is the provider's region, for log configuration and endpoints; required.
-	Region string
-	// KmsKeyArn encrypts the secrets, Aurora, ElastiCache and the ECR repositories; required.
+	// Account is where the stack runs, for ARNs in policy conditions; required.
+	Account AwsAccount
+	// KmsKeyArn encrypts the secrets, Aurora, ElastiCache, the ECR repositories and every
+	// log group; required.
 	KmsKeyArn pulumi.StringInput
+	// ExecLogGroup, when set, turns ECS Exec on: sessions are logged there (default nil:
+	// ECS Exec is off).
+	ExecLogGroup *cloudwatch.LogGroup
 	// Cluster is the ECS cluster the services run in; required by the services.
 	Cluster *ecs.Cluster
 	// Namespace is the private DNS namespace services register in; required by the services.
@@ -43,8 +47,8 @@ func (rt AwsRuntime) validate(component string, needsCluster bool) error {
 	if rt.Network == nil || rt.Network.Vpc == nil {
 		return fieldError(component, "Runtime.Network", "an AWS network (NewAwsNetwork)", "none")
 	}
-	if rt.Region == "" {
-		return fieldError(component, "Runtime.Region", "set", `""`)
+	if err := rt.Account.validate(component, "Runtime.Account"); err != nil {
+		return err
 	}
 	if rt.KmsKeyArn == nil {
 		return fieldError(component, "Runtime.KmsKeyArn", "set", "nil")
@@ -53,6 +57,29 @@ func (rt AwsRuntime) validate(component string, needsCluster bool) error {
 		return fieldError(component, "Runtime.Cluster and Runtime.Namespace", "set", "nil")
 	}
 	return nil
+}
+
+// AwsAccount is the account, partition and region a stack runs in: the parts of the ARNs
+// that policy conditions name.
+type AwsAccount struct {
+	// ID is the account ID; required.
+	ID pulumi.StringInput
+	// Partition is "aws", or "aws-cn" and the like; required.
+	Partition pulumi.StringInput
+	// Region is the stack's region; required.
+	Region string
+}
+
+func (a AwsAccount) validate(component, field string) error {
+	if a.ID == nil || a.Partition == nil || a.Region == "" {
+		return fieldError(component, field, "an account ID, partition and region", "a missing one")
+	}
+	return nil
+}
+
+// arn is the ARN of resource (which may hold a wildcard) of service in the account's region.
+func (a AwsAccount) arn(service, resource string) pulumi.StringOutput {
+	return pulumi.Sprintf("arn:%s:%s:%s:%s:%s", a.Partition, service, a.Region, a.ID, resource)
 }
 
 // stateful are the options of a resource that holds data or credentials: protected (when
@@ -85,12 +112,18 @@ func ValidFargateSize(cpu, memory int) bool {
 	return slices.Contains(fargateSizes[cpu], memory)
 }
 
-// newLogGroup creates a log group with the stack's retention.
-func newLogGroup(ctx *pulumi.Context, name, logName string, retention int, parent pulumi.Resource) (*cloudwatch.LogGroup, error) {
+// NewLogGroup creates a log group with the stack's retention, encrypted with the stack's key.
+func NewLogGroup(ctx *pulumi.Context, name, logName string, retention int, kmsKeyArn pulumi.StringInput, opts ...pulumi.ResourceOption) (*cloudwatch.LogGroup, error) {
 	return cloudwatch.NewLogGroup(ctx, name, &cloudwatch.LogGroupArgs{
 		Name:            pulumi.String(logName),
 		RetentionInDays: pulumi.Int(retention),
-	}, pulumi.Parent(parent))
+		KmsKeyId:        kmsKeyArn,
+	}, opts...)
+}
+
+// newLogGroup is NewLogGroup with the runtime's retention and key, as parent's child.
+func (rt AwsRuntime) newLogGroup(ctx *pulumi.Context, name, logName string, parent pulumi.Resource) (*cloudwatch.LogGroup, error) {
+	return NewLogGroup(ctx, name, logName, rt.LogRetentionDays, rt.KmsKeyArn, pulumi.Parent(parent))
 }
 
 // jsonSecret is a Secrets Manager secret that holds a JSON document.
@@ -149,10 +182,18 @@ func allow(actions []string, resources ...pulumi.StringInput) pulumi.Map {
 	return pulumi.Map{"Effect": pulumi.String("Allow"), "Action": acts, "Resource": res}
 }
 
-func serviceTrust(service string) pulumi.StringOutput {
+// serviceTrust lets an AWS service assume a role, only on behalf of this account
+// (aws:SourceAccount) and, where the service documents it, only for resources matching
+// sourceArn (aws:SourceArn): AWS's confused-deputy protection for service roles.
+func serviceTrust(service string, account AwsAccount, sourceArn pulumi.StringInput) pulumi.StringOutput {
+	condition := pulumi.Map{"StringEquals": pulumi.Map{"aws:SourceAccount": account.ID}}
+	if sourceArn != nil {
+		condition["ArnLike"] = pulumi.Map{"aws:SourceArn": sourceArn}
+	}
 	return policy(pulumi.Map{
 		"Effect":    pulumi.String("Allow"),
 		"Principal": pulumi.Map{"Service": pulumi.String(service)},
 		"Action":    pulumi.String("sts:AssumeRole"),
+		"Condition": condition,
 	})
 }

@@ -120,13 +120,16 @@ func TestContentTag(t *testing.T) {
 	}
 }
 
+var testAccount = AwsAccount{ID: pulumi.String("123456789012"), Partition: pulumi.String("aws"), Region: "eu-central-1"}
+
 // awsRuntime is a network, key, cluster and namespace for component tests.
 func awsRuntime(ctx *pulumi.Context) (AwsRuntime, error) {
-	n, err := NewAwsNetwork(ctx, "net", &AwsNetworkArgs{AvailabilityZones: []string{"eu-central-1a", "eu-central-1b"}, Region: "eu-central-1"})
+	key := pulumi.String("arn:aws:kms:eu-central-1:123456789012:key/k")
+	n, err := NewAwsNetwork(ctx, "net", &AwsNetworkArgs{AvailabilityZones: []string{"eu-central-1a", "eu-central-1b"}, Account: testAccount, KmsKeyArn: key})
 	if err != nil {
 		return AwsRuntime{}, err
 	}
-	return AwsRuntime{Network: n, Region: "eu-central-1", KmsKeyArn: pulumi.String("arn:aws:kms:eu-central-1:123456789012:key/k"), Protect: true}, nil
+	return AwsRuntime{Network: n, Account: testAccount, KmsKeyArn: key, Protect: true}, nil
 }
 
 func TestAwsDatabaseAndCacheShapes(t *testing.T) {
@@ -207,11 +210,11 @@ func TestAwsArgsAreValidated(t *testing.T) {
 		want  string
 	}{
 		{"azs", func(ctx *pulumi.Context, _ AwsRuntime) error {
-			_, err := NewAwsNetwork(ctx, "x", &AwsNetworkArgs{AvailabilityZones: []string{"a"}, Region: "r"})
+			_, err := NewAwsNetwork(ctx, "x", &AwsNetworkArgs{AvailabilityZones: []string{"a"}, Account: testAccount})
 			return err
 		}, "network: AvailabilityZones must be 2 to 6 zones"},
 		{"nat", func(ctx *pulumi.Context, _ AwsRuntime) error {
-			_, err := NewAwsNetwork(ctx, "x", &AwsNetworkArgs{AvailabilityZones: []string{"a", "b"}, Region: "r", NatGateways: "many"})
+			_, err := NewAwsNetwork(ctx, "x", &AwsNetworkArgs{AvailabilityZones: []string{"a", "b"}, Account: testAccount, KmsKeyArn: pulumi.String("k"), NatGateways: "many"})
 			return err
 		}, "network: NatGateways must be one-per-az, single or none"},
 		{"backups", func(ctx *pulumi.Context, rt AwsRuntime) error {

@@ -105,7 +105,7 @@ func newElastiCache(ctx *pulumi.Context, name string, a AwsCacheArgs, c *Cache) 
 	if err != nil {
 		return err
 	}
-	slowLog, err := newLogGroup(ctx, name+"-slow-log", fmt.Sprintf("/%s/%s/%s/slow-log", ctx.Project(), ctx.Stack(), name), rt.LogRetentionDays, c)
+	slowLog, err := rt.newLogGroup(ctx, name+"-slow-log", fmt.Sprintf("/%s/%s/%s/slow-log", ctx.Project(), ctx.Stack(), name), c)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -57,8 +58,13 @@ func (a AwsDatabaseArgs) validate() error {
 	return nil
 }
 
-// auroraLogs are the logs Aurora exports to CloudWatch.
-var auroraLogs = []string{"error", "slowquery"}
+// auroraLogs are the logs Aurora exports to CloudWatch: errors, slow queries, and an audit
+// of logins and of changes to the schema and the grants (server_audit_events below).
+var auroraLogs = []string{"audit", "error", "slowquery"}
+
+// performanceInsightsDays keeps Performance Insights' data for 7 days, the free tier (and
+// what Database Insights' standard mode keeps free since it took over the console in 2026).
+const performanceInsightsDays = 7
 
 // NewAwsDatabase creates an Aurora MySQL cluster in the private subnets: encrypted with the
 // stack's key, TLS required, backed up, its logs exported with the stack's retention, its
@@ -76,6 +82,22 @@ func NewAwsDatabase(ctx *pulumi.Context, name string, args *AwsDatabaseArgs, opt
 		return nil, fmt.Errorf("database: %w", err)
 	}
 	return d, d.registerOutputs(ctx)
+}
+
+// enhancedMonitoringRole lets RDS publish the instances' OS metrics (Enhanced Monitoring).
+func enhancedMonitoringRole(ctx *pulumi.Context, name string, rt AwsRuntime, parent pulumi.Resource) (*iam.Role, error) {
+	role, err := iam.NewRole(ctx, name+"-monitoring", &iam.RoleArgs{
+		Description:      pulumi.String("RDS Enhanced Monitoring of the sudoku database"),
+		AssumeRolePolicy: serviceTrust("monitoring.rds.amazonaws.com", rt.Account, nil),
+	}, pulumi.Parent(parent))
+	if err != nil {
+		return nil, err
+	}
+	_, err = iam.NewRolePolicyAttachment(ctx, name+"-monitoring", &iam.RolePolicyAttachmentArgs{
+		Role:      role.Name,
+		PolicyArn: pulumi.Sprintf("arn:%s:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole", rt.Account.Partition),
+	}, pulumi.Parent(parent))
+	return role, err
 }
 
 func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database) error {
@@ -101,13 +123,15 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 	}
 	params, err := rds.NewClusterParameterGroup(ctx, name+"-params", &rds.ClusterParameterGroupArgs{
 		Family:      pulumi.String("aurora-mysql8.0"),
-		Description: pulumi.String("sudoku: TLS required, utf8mb4, slow query log"),
+		Description: pulumi.String("sudoku: TLS required, utf8mb4, slow query and audit logs"),
 		Parameters: rds.ClusterParameterGroupParameterArray{
 			rds.ClusterParameterGroupParameterArgs{Name: pulumi.String("require_secure_transport"), Value: pulumi.String("ON")},
 			rds.ClusterParameterGroupParameterArgs{Name: pulumi.String("character_set_server"), Value: pulumi.String("utf8mb4")},
 			rds.ClusterParameterGroupParameterArgs{Name: pulumi.String("collation_server"), Value: pulumi.String("utf8mb4_unicode_ci")},
 			rds.ClusterParameterGroupParameterArgs{Name: pulumi.String("slow_query_log"), Value: pulumi.String("1")},
 			rds.ClusterParameterGroupParameterArgs{Name: pulumi.String("long_query_time"), Value: pulumi.String("1")},
+			rds.ClusterParameterGroupParameterArgs{Name: pulumi.String("server_audit_logging"), Value: pulumi.String("1")},
+			rds.ClusterParameterGroupParameterArgs{Name: pulumi.String("server_audit_events"), Value: pulumi.String("CONNECT,QUERY_DCL,QUERY_DDL")},
 		},
 	}, pulumi.Parent(d))
 	if err != nil {
@@ -117,7 +141,7 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 	// the names it uses) gives them the stack's retention.
 	var logGroups []pulumi.Resource
 	for _, log := range auroraLogs {
-		g, err := newLogGroup(ctx, name+"-log-"+log, fmt.Sprintf("/aws/rds/cluster/%s/%s", clusterID, log), rt.LogRetentionDays, d)
+		g, err := rt.newLogGroup(ctx, name+"-log-"+log, fmt.Sprintf("/aws/rds/cluster/%s/%s", clusterID, log), d)
 		if err != nil {
 			return err
 		}
@@ -132,27 +156,35 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 		exports = append(exports, pulumi.String(log))
 	}
 	d.Cluster, err = rds.NewCluster(ctx, name+"-cluster", &rds.ClusterArgs{
-		ClusterIdentifier:            pulumi.String(clusterID),
-		Engine:                       pulumi.String("aurora-mysql"),
-		EngineVersion:                pulumi.String(a.EngineVersion),
-		DatabaseName:                 pulumi.String(DatabaseName),
-		MasterUsername:               pulumi.String(DatabaseUser),
-		MasterPassword:               password,
-		Port:                         pulumi.Int(DatabasePort),
-		DbSubnetGroupName:            subnets.Name,
-		VpcSecurityGroupIds:          pulumi.StringArray{sg.ID()},
-		DbClusterParameterGroupName:  params.Name,
-		StorageEncrypted:             pulumi.Bool(true),
-		KmsKeyId:                     rt.KmsKeyArn,
-		BackupRetentionPeriod:        pulumi.Int(a.BackupRetentionDays),
-		PreferredBackupWindow:        pulumi.String("02:00-03:00"),
-		PreferredMaintenanceWindow:   pulumi.String("sun:03:30-sun:04:30"),
-		CopyTagsToSnapshot:           pulumi.Bool(true),
-		DeletionProtection:           pulumi.Bool(rt.Protect),
-		SkipFinalSnapshot:            pulumi.Bool(false),
-		FinalSnapshotIdentifier:      pulumi.String(clusterID + "-final"),
-		EnabledCloudwatchLogsExports: exports,
+		ClusterIdentifier:           pulumi.String(clusterID),
+		Engine:                      pulumi.String("aurora-mysql"),
+		EngineVersion:               pulumi.String(a.EngineVersion),
+		DatabaseName:                pulumi.String(DatabaseName),
+		MasterUsername:              pulumi.String(DatabaseUser),
+		MasterPassword:              password,
+		Port:                        pulumi.Int(DatabasePort),
+		DbSubnetGroupName:           subnets.Name,
+		VpcSecurityGroupIds:         pulumi.StringArray{sg.ID()},
+		DbClusterParameterGroupName: params.Name,
+		StorageEncrypted:            pulumi.Bool(true),
+		KmsKeyId:                    rt.KmsKeyArn,
+		BackupRetentionPeriod:       pulumi.Int(a.BackupRetentionDays),
+		PreferredBackupWindow:       pulumi.String("02:00-03:00"),
+		PreferredMaintenanceWindow:  pulumi.String("sun:03:30-sun:04:30"),
+		CopyTagsToSnapshot:          pulumi.Bool(true),
+		DeletionProtection:          pulumi.Bool(rt.Protect),
+		// A deleted cluster's automated backups stay restorable for their retention.
+		DeleteAutomatedBackups: pulumi.Bool(false),
+		// IAM authentication is allowed (passwords still work); nothing uses it yet.
+		IamDatabaseAuthenticationEnabled: pulumi.Bool(true),
+		SkipFinalSnapshot:                pulumi.Bool(false),
+		FinalSnapshotIdentifier:          pulumi.String(clusterID + "-final"),
+		EnabledCloudwatchLogsExports:     exports,
 	}, append(rt.stateful(d), pulumi.DependsOn(logGroups))...)
+	if err != nil {
+		return err
+	}
+	monitoring, err := enhancedMonitoringRole(ctx, name, rt, d)
 	if err != nil {
 		return err
 	}
@@ -171,6 +203,12 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 			AutoMinorVersionUpgrade: pulumi.Bool(true),
 			CaCertIdentifier:        pulumi.String("rds-ca-rsa2048-g1"),
 			PromotionTier:           pulumi.Int(min(i, 15)),
+			// Performance Insights, encrypted with the stack's key; OS metrics every minute.
+			PerformanceInsightsEnabled:         pulumi.Bool(true),
+			PerformanceInsightsKmsKeyId:        rt.KmsKeyArn,
+			PerformanceInsightsRetentionPeriod: pulumi.Int(performanceInsightsDays),
+			MonitoringInterval:                 pulumi.Int(60),
+			MonitoringRoleArn:                  monitoring.Arn,
 		}, pulumi.Parent(d))
 		if err != nil {
 			return err

@@ -44,12 +44,12 @@ type fargateService struct {
 // newFargateService runs spec on the stack's cluster: in the private subnets without public
 // IPs, behind the load balancer's target group, with a container health check, its own log
 // group, least-privilege execution and task roles, a deployment circuit breaker that rolls
-// back, and ECS Exec for debugging.
+// back, and ECS Exec for debugging when the stack turns it on.
 func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Resource) (*fargateService, error) {
 	name, rt := spec.name, spec.rt
 	f := &fargateService{}
 	var err error
-	f.logGroup, err = newLogGroup(ctx, name+"-logs", fmt.Sprintf("/%s/%s/%s", ctx.Project(), ctx.Stack(), name), rt.LogRetentionDays, parent)
+	f.logGroup, err = rt.newLogGroup(ctx, name+"-logs", fmt.Sprintf("/%s/%s/%s", ctx.Project(), ctx.Stack(), name), parent)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 	if err != nil {
 		return nil, err
 	}
-	taskRole, err := taskRole(ctx, name, parent)
+	taskRole, err := taskRole(ctx, name, rt, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +96,7 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 			"logDriver": pulumi.String("awslogs"),
 			"options": pulumi.Map{
 				"awslogs-group":         f.logGroup.Name,
-				"awslogs-region":        pulumi.String(rt.Region),
+				"awslogs-region":        pulumi.String(rt.Account.Region),
 				"awslogs-stream-prefix": pulumi.String(name),
 			},
 		},
@@ -161,7 +161,7 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 		DeploymentMaximumPercent:        pulumi.Int(spec.maxPercent),
 		HealthCheckGracePeriodSeconds:   pulumi.Int(spec.health.startPeriod + 30),
 		AvailabilityZoneRebalancing:     pulumi.String("ENABLED"),
-		EnableExecuteCommand:            pulumi.Bool(true),
+		EnableExecuteCommand:            pulumi.Bool(rt.ExecLogGroup != nil),
 		EnableEcsManagedTags:            pulumi.Bool(true),
 		PropagateTags:                   pulumi.String("SERVICE"),
 		// `pulumi up` waits until the service is stable (the new revision, or the old one
@@ -187,8 +187,9 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 // the secrets it injects (and decrypt them with the stack's key).
 func executionRole(ctx *pulumi.Context, spec fargateSpec, logs *cloudwatch.LogGroup, parent pulumi.Resource) (*iam.Role, error) {
 	role, err := iam.NewRole(ctx, spec.name+"-execution", &iam.RoleArgs{
-		Description:      pulumi.Sprintf("ECS execution role of %s: pulls its image, reads its secrets", spec.name),
-		AssumeRolePolicy: serviceTrust("ecs-tasks.amazonaws.com"),
+		Description: pulumi.Sprintf("ECS execution role of %s: pulls its image, reads its secrets", spec.name),
+		// AWS documents aws:SourceArn for the task role only (below); this account only.
+		AssumeRolePolicy: serviceTrust("ecs-tasks.amazonaws.com", spec.rt.Account, nil),
 	}, pulumi.Parent(parent))
 	if err != nil {
 		return nil, err
@@ -208,9 +209,12 @@ func executionRole(ctx *pulumi.Context, spec fargateSpec, logs *cloudwatch.LogGr
 		allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, pulumi.Sprintf("%s:*", logs.Arn)),
 	}
 	if len(secretArns) > 0 {
-		statements = append(statements,
-			allow([]string{"secretsmanager:GetSecretValue"}, secretArns...),
-			allow([]string{"kms:Decrypt"}, spec.rt.KmsKeyArn))
+		// The key decrypts the secrets for this role only through Secrets Manager.
+		decrypt := allow([]string{"kms:Decrypt"}, spec.rt.KmsKeyArn)
+		decrypt["Condition"] = pulumi.Map{"StringEquals": pulumi.Map{
+			"kms:ViaService": pulumi.String("secretsmanager." + spec.rt.Account.Region + ".amazonaws.com"),
+		}}
+		statements = append(statements, allow([]string{"secretsmanager:GetSecretValue"}, secretArns...), decrypt)
 	}
 	_, err = iam.NewRolePolicy(ctx, spec.name+"-execution", &iam.RolePolicyArgs{
 		Role:   role.ID(),
@@ -219,21 +223,30 @@ func executionRole(ctx *pulumi.Context, spec fargateSpec, logs *cloudwatch.LogGr
 	return role, err
 }
 
-// taskRole is what the app itself may do: only open ECS Exec sessions.
-func taskRole(ctx *pulumi.Context, name string, parent pulumi.Resource) (*iam.Role, error) {
+// taskRole is what the app itself may do: nothing, or, with ECS Exec on, open sessions and
+// log them, encrypted, to the session log group (the permissions "Monitor Amazon ECS
+// containers with ECS Exec" lists for logging to CloudWatch with a KMS key).
+func taskRole(ctx *pulumi.Context, name string, rt AwsRuntime, parent pulumi.Resource) (*iam.Role, error) {
 	role, err := iam.NewRole(ctx, name+"-task", &iam.RoleArgs{
-		Description:      pulumi.Sprintf("ECS task role of %s: ECS Exec only", name),
-		AssumeRolePolicy: serviceTrust("ecs-tasks.amazonaws.com"),
+		Description: pulumi.Sprintf("ECS task role of %s: ECS Exec, when it is on", name),
+		// ECS developer guide, "Amazon ECS task IAM role": aws:SourceArn of the account's
+		// ECS resources, and aws:SourceAccount.
+		AssumeRolePolicy: serviceTrust("ecs-tasks.amazonaws.com", rt.Account, rt.Account.arn("ecs", "*")),
 	}, pulumi.Parent(parent))
-	if err != nil {
-		return nil, err
+	if err != nil || rt.ExecLogGroup == nil {
+		return role, err
 	}
 	_, err = iam.NewRolePolicy(ctx, name+"-task", &iam.RolePolicyArgs{
 		Role: role.ID(),
-		Policy: policy(allow([]string{
-			"ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
-			"ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
-		}, pulumi.String("*"))),
+		Policy: policy(
+			allow([]string{
+				"ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+				"ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+			}, pulumi.String("*")),
+			allow([]string{"logs:DescribeLogGroups"}, pulumi.String("*")),
+			allow([]string{"logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"}, pulumi.Sprintf("%s:*", rt.ExecLogGroup.Arn)),
+			allow([]string{"kms:Decrypt"}, rt.KmsKeyArn),
+		),
 	}, pulumi.Parent(parent))
 	return role, err
 }

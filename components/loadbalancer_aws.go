@@ -4,8 +4,11 @@ import (
 	"fmt"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/acm"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elb"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/wafv2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -32,6 +35,12 @@ type AwsLoadBalancerArgs struct {
 	// IdleTimeout in seconds; default 120, and above the hub's 40 s heartbeat so that idle
 	// server-sent event streams stay open.
 	IdleTimeout int
+	// AccessLogDays is how long the access logs' bucket keeps them; default 365.
+	AccessLogDays int
+	// Waf puts an AWS WAF web ACL in front of the load balancer; default false.
+	Waf bool
+	// WafRateLimit is the requests one IP may make in 5 minutes; default 1000.
+	WafRateLimit int
 }
 
 func (a AwsLoadBalancerArgs) withDefaults() AwsLoadBalancerArgs {
@@ -42,6 +51,12 @@ func (a AwsLoadBalancerArgs) withDefaults() AwsLoadBalancerArgs {
 	if a.IdleTimeout == 0 {
 		a.IdleTimeout = 120
 	}
+	if a.AccessLogDays == 0 {
+		a.AccessLogDays = 365
+	}
+	if a.WafRateLimit == 0 {
+		a.WafRateLimit = 1000
+	}
 	return a
 }
 
@@ -51,6 +66,9 @@ const mercureHeartbeat = 40
 func (a AwsLoadBalancerArgs) validate() error {
 	if err := a.Runtime.validate("loadbalancer", false); err != nil {
 		return err
+	}
+	if a.Waf && a.WafRateLimit < 100 {
+		return fieldError("loadbalancer", "WafRateLimit", "at least 100 (AWS WAF's minimum is 10 per minute)", a.WafRateLimit)
 	}
 	if a.IdleTimeout <= mercureHeartbeat || a.IdleTimeout > 4000 {
 		return fieldError("loadbalancer", "IdleTimeout", fmt.Sprintf("above the hub's %d s heartbeat and at most 4000", mercureHeartbeat), a.IdleTimeout)
@@ -90,7 +108,11 @@ func NewAwsLoadBalancer(ctx *pulumi.Context, name string, args *AwsLoadBalancerA
 
 func newAlb(ctx *pulumi.Context, name string, a AwsLoadBalancerArgs, l *LoadBalancer) error {
 	rt := a.Runtime
-	var err error
+	logs, logsAllowed, err := accessLogBucket(ctx, name, a, l)
+	if err != nil {
+		return err
+	}
+	l.AccessLogs = logs
 	l.Alb, err = lb.NewLoadBalancer(ctx, name+"-alb", &lb.LoadBalancerArgs{
 		LoadBalancerType:         pulumi.String("application"),
 		Internal:                 pulumi.Bool(false),
@@ -100,9 +122,18 @@ func newAlb(ctx *pulumi.Context, name string, a AwsLoadBalancerArgs, l *LoadBala
 		EnableDeletionProtection: pulumi.Bool(a.DeletionProtection),
 		IdleTimeout:              pulumi.Int(a.IdleTimeout),
 		EnableHttp2:              pulumi.Bool(true),
-	}, pulumi.Parent(l))
+		AccessLogs: lb.LoadBalancerAccessLogsArgs{
+			Bucket: logs.Bucket, Prefix: pulumi.String(accessLogPrefix), Enabled: pulumi.Bool(true),
+		},
+		// The load balancer checks that it may write to the bucket when logs are turned on.
+	}, pulumi.Parent(l), pulumi.DependsOn([]pulumi.Resource{logsAllowed}))
 	if err != nil {
 		return err
+	}
+	if a.Waf {
+		if l.WebACL, err = webACL(ctx, name, a, l); err != nil {
+			return err
+		}
 	}
 	if l.AppTargetGroup, err = targetGroup(ctx, name+"-app", rt, PhpPort, "/status.php", 30, l); err != nil {
 		return err
@@ -158,6 +189,23 @@ func newAlb(ctx *pulumi.Context, name string, a AwsLoadBalancerArgs, l *LoadBala
 		if err != nil {
 			return err
 		}
+	}
+	// status.php says whether MySQL and Redis let the app in: for the target group's health
+	// checks, which reach the tasks directly, and for no one on the internet.
+	if _, err := lb.NewListenerRule(ctx, name+"-status-not-public", &lb.ListenerRuleArgs{
+		ListenerArn: serving.Arn,
+		Priority:    pulumi.Int(5),
+		Conditions: lb.ListenerRuleConditionArray{lb.ListenerRuleConditionArgs{
+			PathPattern: lb.ListenerRuleConditionPathPatternArgs{Values: pulumi.StringArray{pulumi.String("/status.php")}},
+		}},
+		Actions: lb.ListenerRuleActionArray{lb.ListenerRuleActionArgs{
+			Type: pulumi.String("fixed-response"),
+			FixedResponse: lb.ListenerRuleActionFixedResponseArgs{
+				ContentType: pulumi.String("text/plain"), MessageBody: pulumi.String("Not Found\n"), StatusCode: pulumi.String("404"),
+			},
+		}},
+	}, pulumi.Parent(l)); err != nil {
+		return err
 	}
 	mercureRule, err := lb.NewListenerRule(ctx, name+"-mercure", &lb.ListenerRuleArgs{
 		ListenerArn: serving.Arn,
@@ -253,4 +301,169 @@ func certificateArn(ctx *pulumi.Context, name string, a AwsLoadBalancerArgs, par
 		return pulumi.StringOutput{}, err
 	}
 	return validation.CertificateArn, nil
+}
+
+// accessLogPrefix is where the load balancer writes in its bucket (AWS adds AWSLogs/...).
+const accessLogPrefix = "alb"
+
+// accessLogBucket is the S3 bucket the load balancer writes its access logs to: private (all
+// public access blocked, objects owned by the bucket), TLS only, versioned, encrypted with
+// S3's keys (the only encryption ALB access logs support), its logs expired after
+// AccessLogDays, and protected like the stack's other data. It returns the bucket and its
+// policy, which lets the Elastic Load Balancing account of the region write, as the ALB user
+// guide ("Enable access logs for your Application Load Balancer") documents for regions
+// older than August 2022 (elb.getServiceAccount knows their accounts).
+func accessLogBucket(ctx *pulumi.Context, name string, a AwsLoadBalancerArgs, parent pulumi.Resource) (*s3.BucketV2, pulumi.Resource, error) {
+	rt := a.Runtime
+	bucket, err := s3.NewBucketV2(ctx, name+"-access-logs", &s3.BucketV2Args{
+		BucketPrefix: pulumi.String(physicalName(ctx, "alb-logs-")),
+		// A protected bucket keeps its logs; an unprotected one (a deliberate teardown) may
+		// be deleted with them.
+		ForceDestroy: pulumi.Bool(!rt.Protect),
+	}, rt.stateful(parent)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	opt := pulumi.Parent(parent)
+	if _, err := s3.NewBucketPublicAccessBlock(ctx, name+"-access-logs", &s3.BucketPublicAccessBlockArgs{
+		Bucket:          bucket.ID(),
+		BlockPublicAcls: pulumi.Bool(true), BlockPublicPolicy: pulumi.Bool(true),
+		IgnorePublicAcls: pulumi.Bool(true), RestrictPublicBuckets: pulumi.Bool(true),
+	}, opt); err != nil {
+		return nil, nil, err
+	}
+	if _, err := s3.NewBucketOwnershipControls(ctx, name+"-access-logs", &s3.BucketOwnershipControlsArgs{
+		Bucket: bucket.ID(),
+		Rule:   s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
+	}, opt); err != nil {
+		return nil, nil, err
+	}
+	if _, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name+"-access-logs", &s3.BucketServerSideEncryptionConfigurationV2Args{
+		Bucket: bucket.ID(),
+		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
+			ApplyServerSideEncryptionByDefault: s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
+				SseAlgorithm: pulumi.String("AES256"),
+			},
+		}},
+	}, opt); err != nil {
+		return nil, nil, err
+	}
+	if _, err := s3.NewBucketVersioningV2(ctx, name+"-access-logs", &s3.BucketVersioningV2Args{
+		Bucket:                  bucket.ID(),
+		VersioningConfiguration: s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String("Enabled")},
+	}, opt); err != nil {
+		return nil, nil, err
+	}
+	if _, err := s3.NewBucketLifecycleConfigurationV2(ctx, name+"-access-logs", &s3.BucketLifecycleConfigurationV2Args{
+		Bucket: bucket.ID(),
+		Rules: s3.BucketLifecycleConfigurationV2RuleArray{s3.BucketLifecycleConfigurationV2RuleArgs{
+			Id:                          pulumi.String("expire-access-logs"),
+			Status:                      pulumi.String("Enabled"),
+			Filter:                      s3.BucketLifecycleConfigurationV2RuleFilterArgs{Prefix: pulumi.String("")},
+			Expiration:                  s3.BucketLifecycleConfigurationV2RuleExpirationArgs{Days: pulumi.Int(a.AccessLogDays)},
+			NoncurrentVersionExpiration: s3.BucketLifecycleConfigurationV2RuleNoncurrentVersionExpirationArgs{NoncurrentDays: pulumi.Int(1)},
+			AbortIncompleteMultipartUpload: s3.BucketLifecycleConfigurationV2RuleAbortIncompleteMultipartUploadArgs{
+				DaysAfterInitiation: pulumi.Int(1),
+			},
+		}},
+	}, opt); err != nil {
+		return nil, nil, err
+	}
+	elbAccount := elb.GetServiceAccountOutput(ctx, elb.GetServiceAccountOutputArgs{Region: pulumi.String(rt.Account.Region)}, opt)
+	bucketPolicy, err := s3.NewBucketPolicy(ctx, name+"-access-logs", &s3.BucketPolicyArgs{
+		Bucket: bucket.ID(),
+		Policy: pulumi.JSONMarshal(pulumi.Map{
+			"Version": pulumi.String("2012-10-17"),
+			"Statement": pulumi.Array{
+				pulumi.Map{
+					"Sid":       pulumi.String("TLSOnly"),
+					"Effect":    pulumi.String("Deny"),
+					"Principal": pulumi.String("*"),
+					"Action":    pulumi.String("s3:*"),
+					"Resource":  pulumi.StringArray{bucket.Arn, pulumi.Sprintf("%s/*", bucket.Arn)},
+					"Condition": pulumi.Map{"Bool": pulumi.Map{"aws:SecureTransport": pulumi.String("false")}},
+				},
+				pulumi.Map{
+					"Sid":       pulumi.String("LoadBalancerWritesAccessLogs"),
+					"Effect":    pulumi.String("Allow"),
+					"Principal": pulumi.Map{"AWS": elbAccount.Arn()},
+					"Action":    pulumi.String("s3:PutObject"),
+					"Resource":  pulumi.Sprintf("%s/%s/AWSLogs/%s/*", bucket.Arn, accessLogPrefix, rt.Account.ID),
+				},
+			},
+		}),
+	}, opt)
+	return bucket, bucketPolicy, err
+}
+
+// webACL puts an AWS WAF web ACL in front of the load balancer: AWS's common rule set and
+// known bad inputs (which includes Log4j's), the anonymous-IP list counted only (it lists
+// hosting providers, where CI and monitoring run, and VPNs; its metrics show who would be
+// blocked), and a per-IP rate limit. Its requests are logged, encrypted, with the stack's
+// retention.
+func webACL(ctx *pulumi.Context, name string, a AwsLoadBalancerArgs, l *LoadBalancer) (*wafv2.WebAcl, error) {
+	rt := a.Runtime
+	visibility := func(metric string) wafv2.WebAclRuleVisibilityConfigArgs {
+		return wafv2.WebAclRuleVisibilityConfigArgs{
+			CloudwatchMetricsEnabled: pulumi.Bool(true), SampledRequestsEnabled: pulumi.Bool(true),
+			MetricName: pulumi.String(physicalName(ctx, metric)),
+		}
+	}
+	managed := func(priority int, group string, count bool) wafv2.WebAclRuleArgs {
+		override := wafv2.WebAclRuleOverrideActionArgs{None: wafv2.WebAclRuleOverrideActionNoneArgs{}}
+		if count {
+			override = wafv2.WebAclRuleOverrideActionArgs{Count: wafv2.WebAclRuleOverrideActionCountArgs{}}
+		}
+		return wafv2.WebAclRuleArgs{
+			Name: pulumi.String(group), Priority: pulumi.Int(priority), OverrideAction: override,
+			Statement: wafv2.WebAclRuleStatementArgs{
+				ManagedRuleGroupStatement: wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs{
+					VendorName: pulumi.String("AWS"), Name: pulumi.String(group),
+				},
+			},
+			VisibilityConfig: visibility(group),
+		}
+	}
+	acl, err := wafv2.NewWebAcl(ctx, name+"-waf", &wafv2.WebAclArgs{
+		Name:          pulumi.String(physicalName(ctx, "waf")),
+		Description:   pulumi.String("sudoku: AWS managed rules and a per-IP rate limit in front of the load balancer"),
+		Scope:         pulumi.String("REGIONAL"),
+		DefaultAction: wafv2.WebAclDefaultActionArgs{Allow: wafv2.WebAclDefaultActionAllowArgs{}},
+		Rules: wafv2.WebAclRuleArray{
+			managed(10, "AWSManagedRulesCommonRuleSet", false),
+			managed(20, "AWSManagedRulesKnownBadInputsRuleSet", false),
+			managed(30, "AWSManagedRulesAnonymousIpList", true),
+			wafv2.WebAclRuleArgs{
+				Name: pulumi.String("rate-limit-per-ip"), Priority: pulumi.Int(40),
+				Action: wafv2.WebAclRuleActionArgs{Block: wafv2.WebAclRuleActionBlockArgs{}},
+				Statement: wafv2.WebAclRuleStatementArgs{
+					RateBasedStatement: wafv2.WebAclRuleStatementRateBasedStatementArgs{
+						Limit: pulumi.Int(a.WafRateLimit), AggregateKeyType: pulumi.String("IP"), EvaluationWindowSec: pulumi.Int(300),
+					},
+				},
+				VisibilityConfig: visibility("rate-limit-per-ip"),
+			},
+		},
+		VisibilityConfig: wafv2.WebAclVisibilityConfigArgs{
+			CloudwatchMetricsEnabled: pulumi.Bool(true), SampledRequestsEnabled: pulumi.Bool(true),
+			MetricName: pulumi.String(physicalName(ctx, "waf")),
+		},
+	}, pulumi.Parent(l))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := wafv2.NewWebAclAssociation(ctx, name+"-waf", &wafv2.WebAclAssociationArgs{
+		ResourceArn: l.Alb.Arn, WebAclArn: acl.Arn,
+	}, pulumi.Parent(l)); err != nil {
+		return nil, err
+	}
+	// AWS WAF logs only to log groups whose names start with aws-waf-logs-.
+	logs, err := rt.newLogGroup(ctx, name+"-waf-logs", "aws-waf-logs-"+physicalName(ctx, "waf"), l)
+	if err != nil {
+		return nil, err
+	}
+	_, err = wafv2.NewWebAclLoggingConfiguration(ctx, name+"-waf", &wafv2.WebAclLoggingConfigurationArgs{
+		ResourceArn: acl.Arn, LogDestinationConfigs: pulumi.StringArray{logs.Arn},
+	}, pulumi.Parent(l))
+	return acl, err
 }

@@ -5,7 +5,6 @@ import (
 	"math/big"
 	"net"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
@@ -28,8 +27,11 @@ type AwsNetworkArgs struct {
 	AvailabilityZones []string
 	// NatGateways is "one-per-az" (default), "single" or "none" (interface endpoints instead).
 	NatGateways string
-	// Region is the VPC's region, for endpoint service names; required.
-	Region string
+	// Account is the VPC's account and region (endpoint service names, the flow log role's
+	// trust); required.
+	Account AwsAccount
+	// KmsKeyArn encrypts the flow log group; required.
+	KmsKeyArn pulumi.StringInput
 	// FlowLogRetentionDays is the flow log group's retention; default 7.
 	FlowLogRetentionDays int
 }
@@ -63,8 +65,11 @@ func (a AwsNetworkArgs) validate() error {
 	default:
 		return fieldError("network", "NatGateways", "one-per-az, single or none", a.NatGateways)
 	}
-	if a.Region == "" {
-		return fieldError("network", "Region", "set", `""`)
+	if err := a.Account.validate("network", "Account"); err != nil {
+		return err
+	}
+	if a.KmsKeyArn == nil {
+		return fieldError("network", "KmsKeyArn", "set (the flow logs are encrypted)", "nil")
 	}
 	return nil
 }
@@ -127,7 +132,7 @@ func NewAwsNetwork(ctx *pulumi.Context, name string, args *AwsNetworkArgs, opts 
 		return nil, err
 	}
 	b := &awsNetwork{ctx: ctx, name: name, args: a, n: n, sgs: map[string]*ec2.SecurityGroup{}}
-	for _, step := range []func() error{b.createVpc, b.createPublicSubnets, b.createPrivateSubnets, b.createEndpoints, b.createFlowLogs, b.createSecurityGroups} {
+	for _, step := range []func() error{b.createVpc, b.createPublicSubnets, b.createPrivateSubnets, b.createSecurityGroups, b.createEndpoints, b.createFlowLogs} {
 		if err := step(); err != nil {
 			return nil, fmt.Errorf("network: %w", err)
 		}
@@ -309,7 +314,7 @@ func (b *awsNetwork) createEndpoints() error {
 	// their per-GB charge).
 	if _, err := ec2.NewVpcEndpoint(b.ctx, b.name+"-s3", &ec2.VpcEndpointArgs{
 		VpcId:           b.vpc.ID(),
-		ServiceName:     pulumi.Sprintf("com.amazonaws.%s.s3", b.args.Region),
+		ServiceName:     pulumi.Sprintf("com.amazonaws.%s.s3", b.args.Account.Region),
 		VpcEndpointType: pulumi.String("Gateway"),
 		RouteTableIds:   tables,
 		Tags:            nameTag(physicalName(b.ctx, "s3")),
@@ -323,13 +328,17 @@ func (b *awsNetwork) createEndpoints() error {
 	if err != nil {
 		return err
 	}
-	if err := ingress(b.ctx, b.name+"-endpoints-https", sg.ID(), tcpRule{port: 443, cidr: b.args.CidrBlock, description: "HTTPS from inside the VPC to AWS APIs"}, b.n); err != nil {
-		return err
+	// Only the tasks call AWS APIs: HTTPS from their security groups, not the whole VPC.
+	for _, tier := range []string{TierApp, TierMercure} {
+		rule := tcpRule{port: 443, peer: b.sgs[tier].ID(), description: tier + " tasks to AWS APIs (ECR, Secrets Manager, logs, ECS Exec)"}
+		if err := ingress(b.ctx, b.name+"-endpoints-from-"+tier, sg.ID(), rule, b.n); err != nil {
+			return err
+		}
 	}
 	for _, service := range interfaceEndpoints {
 		if _, err := ec2.NewVpcEndpoint(b.ctx, b.name+"-"+service, &ec2.VpcEndpointArgs{
 			VpcId:             b.vpc.ID(),
-			ServiceName:       pulumi.Sprintf("com.amazonaws.%s.%s", b.args.Region, service),
+			ServiceName:       pulumi.Sprintf("com.amazonaws.%s.%s", b.args.Account.Region, service),
 			VpcEndpointType:   pulumi.String("Interface"),
 			PrivateDnsEnabled: pulumi.Bool(true),
 			SubnetIds:         b.n.PrivateSubnetIDs,
@@ -343,16 +352,15 @@ func (b *awsNetwork) createEndpoints() error {
 }
 
 func (b *awsNetwork) createFlowLogs() error {
-	group, err := cloudwatch.NewLogGroup(b.ctx, b.name+"-flow-logs", &cloudwatch.LogGroupArgs{
-		Name:            pulumi.Sprintf("/%s/%s/vpc-flow-logs", b.ctx.Project(), b.ctx.Stack()),
-		RetentionInDays: pulumi.Int(b.args.FlowLogRetentionDays),
-	}, b.opts())
+	group, err := NewLogGroup(b.ctx, b.name+"-flow-logs", fmt.Sprintf("/%s/%s/vpc-flow-logs", b.ctx.Project(), b.ctx.Stack()),
+		b.args.FlowLogRetentionDays, b.args.KmsKeyArn, b.opts())
 	if err != nil {
 		return err
 	}
 	b.n.FlowLogs = group
 	role, err := iam.NewRole(b.ctx, b.name+"-flow-logs", &iam.RoleArgs{
-		AssumeRolePolicy: serviceTrust("vpc-flow-logs.amazonaws.com"),
+		// VPC user guide, "IAM role for publishing flow logs to CloudWatch Logs".
+		AssumeRolePolicy: serviceTrust("vpc-flow-logs.amazonaws.com", b.args.Account, b.args.Account.arn("ec2", "vpc-flow-log/*")),
 	}, b.opts())
 	if err != nil {
 		return err

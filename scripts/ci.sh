@@ -57,17 +57,22 @@ guard() {
 }
 
 # annotate_comment inserts the findings under the heading of the comment pulumi/actions
-# posted ("#### :tropical_drink: `preview` on sudoku/staging"). Each push rewrites that
+# posted. It edits only that comment: written by github-actions[bot] (the workflow's token),
+# starting with the exact heading pulumi/actions v7 writes for this project and stack
+# ("#### :tropical_drink: `preview` on sudoku/staging", src/libs/pr.ts) and holding its
+# "Pulumi report" summary; anyone else's comment is left alone. Each push rewrites that
 # comment, and this step puts fresh findings back.
 annotate_comment() {
 	need gh "It is on GitHub's runners; elsewhere see https://cli.github.com."
 	need jq "It is on GitHub's runners; elsewhere install jq."
 	: "${PR_NUMBER:?PR_NUMBER is not set}" "${GITHUB_REPOSITORY:?GITHUB_REPOSITORY is not set}"
 	[ -s "$findings" ] || die "$findings is missing: run scripts/ci.sh guard first"
-	local comment id body
-	# shellcheck disable=SC2016 # backquotes in the jq filter are literal
-	comment=$(gh api --paginate "repos/$GITHUB_REPOSITORY/issues/$PR_NUMBER/comments" \
-		--jq '.[] | select(.body | contains("`preview` on ") and contains("Pulumi report")) | {id, body}' | jq -s 'last')
+	local comment id body project heading
+	project=$(sed -n 's/^name: *//p' Pulumi.yaml)
+	heading="#### :tropical_drink: \`preview\` on $project/$stack"
+	comment=$(gh api --paginate "repos/$GITHUB_REPOSITORY/issues/$PR_NUMBER/comments" |
+		jq -s --arg heading "$heading" '[add[]? | select(.user.login == "github-actions[bot]"
+			and (.body | startswith($heading + "\n") and contains("<summary>Pulumi report</summary>")))] | last | if . then {id, body} else null end')
 	if [ "$comment" = null ] || [ -z "$comment" ]; then
 		echo "::warning::No preview comment found; posting the guard's findings on their own."
 		gh pr comment "$PR_NUMBER" --repo "$GITHUB_REPOSITORY" --body-file "$findings"

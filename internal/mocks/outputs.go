@@ -207,6 +207,19 @@ func awsOutputs(r *Resource, set func(string, any), str func(string) string, see
 		set("registryId", Account)
 		set("repositoryUrl", fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", Account, Region, name))
 		return name
+	case "aws:s3/bucketV2:BucketV2":
+		name := str("bucket")
+		if name == "" {
+			name = str("bucketPrefix") + hex[:12]
+		}
+		set("bucket", name)
+		set("arn", "arn:aws:s3:::"+name)
+		set("bucketDomainName", name+".s3.amazonaws.com")
+		return name
+	case "aws:wafv2/webAcl:WebAcl":
+		a := arn("wafv2", "regional/webacl/"+str("name")+"/"+fakeUUID(hex))
+		set("arn", a)
+		return fakeUUID(hex)
 	case "aws:sns/topic:Topic":
 		name := autoName()
 		set("arn", arn("sns", name))
@@ -267,6 +280,11 @@ func mockInvoke(token string, _ resource.PropertyMap) (resource.PropertyMap, boo
 	case "aws:index/getPartition:getPartition":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws",
+		}), true
+	case "aws:elb/getServiceAccount:getServiceAccount":
+		// The Elastic Load Balancing account of eu-central-1 (ALB user guide).
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"arn": "arn:aws:iam::054676820928:root", "id": "054676820928", "region": Region,
 		}), true
 	case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
 		return resource.NewPropertyMapFromMap(map[string]any{
