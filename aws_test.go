@@ -874,3 +874,205 @@ func TestStagingEcsExec(t *testing.T) {
 		}
 	}
 }
+
+// policyDoc is an IAM or resource policy.
+type policyDoc struct {
+	Statement []struct {
+		Sid       string
+		Effect    string
+		Principal any
+		Action    any
+		Resource  any
+		Condition map[string]map[string]any
+	}
+}
+
+func policyOf(t *testing.T, r *mocks.Resource, key string) policyDoc {
+	t.Helper()
+	var p policyDoc
+	if err := json.Unmarshal([]byte(str(r, key)), &p); err != nil {
+		t.Fatalf("%s %s: %s: %v", r.Type, r.Name, key, err)
+	}
+	return p
+}
+
+// What AWS Foundational Security Best Practices, trivy and Checkov ask of the staging
+// resources; each would fail if its property were removed.
+func TestStagingSecurityBaseline(t *testing.T) {
+	run := staging(t, map[string]string{"natGateways": "none"})
+	key := run.Named("aws:kms/key:Key", "data-key")
+	keyArn := key.Outputs["arn"].StringValue()
+	t.Run("log groups are encrypted with the stack's key", func(t *testing.T) {
+		groups := run.OfType("aws:cloudwatch/logGroup:LogGroup")
+		if len(groups) < 7 {
+			t.Errorf("%d log groups", len(groups))
+		}
+		for _, g := range groups {
+			if str(g, "kmsKeyId") != keyArn {
+				t.Errorf("%s is not encrypted with the stack's key", str(g, "name"))
+			}
+		}
+	})
+	t.Run("the key outlives a destroy, and its policy is scoped", func(t *testing.T) {
+		if !key.RetainOnDelete {
+			t.Error("the key is not retainOnDelete: a destroy would schedule the deletion of what encrypts the final snapshot")
+		}
+		services := map[string]map[string]map[string]any{}
+		for _, s := range policyOf(t, key, "policy").Statement {
+			if p, ok := s.Principal.(map[string]any); ok {
+				if svc, ok := p["Service"].(string); ok {
+					services[svc] = s.Condition
+				}
+			}
+		}
+		if c := mocks.Flatten(services["logs.eu-central-1.amazonaws.com"]["ArnLike"]); c != "kms:EncryptionContext:aws:logs:arn=arn:aws:logs:eu-central-1:123456789012:log-group:*" {
+			t.Errorf("CloudWatch Logs may use the key for %q, want this account's log groups", c)
+		}
+		if c := mocks.Flatten(services["cloudwatch.amazonaws.com"]["StringEquals"]); c != "aws:SourceAccount=123456789012" {
+			t.Errorf("CloudWatch's use of the key is not limited to this account: %q", c)
+		}
+	})
+	t.Run("service roles trust only this account", func(t *testing.T) {
+		for _, r := range run.OfType("aws:iam/role:Role") {
+			doc := policyOf(t, r, "assumeRolePolicy")
+			for _, s := range doc.Statement {
+				if c := mocks.Flatten(s.Condition["StringEquals"]); c != "aws:SourceAccount=123456789012" {
+					t.Errorf("role %s: trust without aws:SourceAccount (%q)", r.Name, c)
+				}
+				want := map[string]string{"app-task": "arn:aws:ecs:eu-central-1:123456789012:*", "mercure-task": "arn:aws:ecs:eu-central-1:123456789012:*",
+					"network-flow-logs": "arn:aws:ec2:eu-central-1:123456789012:vpc-flow-log/*"}[r.Name]
+				if got := mocks.Flatten(s.Condition["ArnLike"]); want != "" && got != "aws:SourceArn="+want {
+					t.Errorf("role %s: aws:SourceArn %q, want %s", r.Name, got, want)
+				}
+			}
+		}
+	})
+	t.Run("the execution role decrypts only through Secrets Manager", func(t *testing.T) {
+		for _, s := range policyOf(t, run.Named("aws:iam/rolePolicy:RolePolicy", "app-execution"), "policy").Statement {
+			if strings.Contains(mocks.Flatten(s.Action), "kms:Decrypt") && mocks.Flatten(s.Condition["StringEquals"]) != "kms:ViaService=secretsmanager.eu-central-1.amazonaws.com" {
+				t.Errorf("kms:Decrypt without kms:ViaService: %v", s.Condition)
+			}
+		}
+	})
+	t.Run("Aurora keeps its backups and has encrypted Performance Insights", func(t *testing.T) {
+		cluster := run.Named("aws:rds/cluster:Cluster", "db-cluster")
+		if v := cluster.Inputs["deleteAutomatedBackups"]; !v.IsBool() || v.BoolValue() {
+			t.Error("deleting the cluster would delete its automated backups")
+		}
+		if exports := mocks.Flatten(cluster.Inputs["enabledCloudwatchLogsExports"].Mappable()); exports != "audit error slowquery" {
+			t.Errorf("log exports %q", exports)
+		}
+		for _, i := range run.OfType("aws:rds/clusterInstance:ClusterInstance") {
+			if !boolean(i, "performanceInsightsEnabled") || str(i, "performanceInsightsKmsKeyId") != keyArn || num(i, "performanceInsightsRetentionPeriod") != 7 {
+				t.Errorf("%s: Performance Insights off, not encrypted with the stack's key, or not kept 7 days", i.Name)
+			}
+			if num(i, "monitoringInterval") != 60 || str(i, "monitoringRoleArn") == "" {
+				t.Errorf("%s: no Enhanced Monitoring", i.Name)
+			}
+		}
+	})
+	t.Run("interface endpoints answer the tasks only", func(t *testing.T) {
+		groups := securityGroups(run)
+		peers := []string{}
+		for _, r := range run.OfType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") {
+			if groups[str(r, "securityGroupId")] != "network-endpoints" {
+				continue
+			}
+			if str(r, "cidrIpv4") != "" || num(r, "fromPort") != 443 {
+				t.Errorf("endpoint rule %s lets in %s:%v", r.Name, str(r, "cidrIpv4"), num(r, "fromPort"))
+			}
+			peers = append(peers, groups[str(r, "referencedSecurityGroupId")])
+		}
+		if strings.Join(sorted(peers), ",") != "network-app,network-mercure" {
+			t.Errorf("the endpoints accept %v, want the app's and the hub's groups", peers)
+		}
+	})
+	t.Run("status.php is not public", func(t *testing.T) {
+		rule := run.Named("aws:lb/listenerRule:ListenerRule", "lb-status-not-public")
+		if rule == nil {
+			t.Fatal("no rule keeps /status.php from the internet")
+		}
+		if c := mocks.Flatten(rule.Inputs["conditions"].Mappable()); c != "pathPattern=values=/status.php" {
+			t.Errorf("conditions %q", c)
+		}
+		if a := mocks.Flatten(rule.Inputs["actions"].Mappable()); !strings.Contains(a, "statusCode=404") || !strings.Contains(a, "type=fixed-response") {
+			t.Errorf("actions %q", a)
+		}
+		if num(rule, "priority") >= num(run.Named("aws:lb/listenerRule:ListenerRule", "lb-mercure"), "priority") {
+			t.Error("the status rule must come first")
+		}
+	})
+}
+
+// The load balancer's access logs go to a bucket of the stack's that nobody else may read,
+// that accepts only TLS, keeps its logs for the retention, and is protected.
+func TestStagingAccessLogBucket(t *testing.T) {
+	run := staging(t, nil)
+	bucket := run.Named("aws:s3/bucketV2:BucketV2", "lb-access-logs")
+	if bucket == nil {
+		t.Fatal("no access log bucket")
+	}
+	name := bucket.Outputs["bucket"].StringValue()
+	alb := mocks.Flatten(run.Named("aws:lb/loadBalancer:LoadBalancer", "lb-alb").Inputs["accessLogs"].Mappable())
+	if alb != "bucket="+name+" enabled=true prefix=alb" {
+		t.Errorf("ALB access logs: %s", alb)
+	}
+	if !bucket.Protect || boolean(bucket, "forceDestroy") {
+		t.Error("the bucket is not protected like the stack's other data")
+	}
+	block := run.Named("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "lb-access-logs")
+	for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
+		if block == nil || !boolean(block, k) {
+			t.Errorf("public access: %s is off", k)
+		}
+	}
+	if sse := mocks.Flatten(run.Named("aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "lb-access-logs").Inputs["rules"].Mappable()); !strings.Contains(sse, "sseAlgorithm=AES256") {
+		t.Errorf("encryption %s", sse)
+	}
+	if lc := mocks.Flatten(run.Named("aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2", "lb-access-logs").Inputs["rules"].Mappable()); !strings.Contains(lc, "expiration=days=7") || !strings.Contains(lc, "status=Enabled") {
+		t.Errorf("lifecycle %s, want expiry after staging's 7 days", lc)
+	}
+	tlsOnly, delivery := false, false
+	for _, s := range policyOf(t, run.Named("aws:s3/bucketPolicy:BucketPolicy", "lb-access-logs"), "policy").Statement {
+		if s.Effect == "Deny" && mocks.Flatten(s.Condition["Bool"]) == "aws:SecureTransport=false" {
+			tlsOnly = true
+		}
+		if s.Effect == "Allow" && mocks.Flatten(s.Principal) == "AWS=arn:aws:iam::054676820928:root" &&
+			mocks.Flatten(s.Resource) == "arn:aws:s3:::"+name+"/alb/AWSLogs/123456789012/*" {
+			delivery = true
+		}
+	}
+	if !tlsOnly || !delivery {
+		t.Errorf("bucket policy: TLS only %v, eu-central-1's load balancers may write %v", tlsOnly, delivery)
+	}
+}
+
+// The WAF is on by default (staging turns it off): AWS's managed rule groups and a per-IP
+// rate limit, attached to the load balancer, its requests logged and encrypted.
+func TestStagingWaf(t *testing.T) {
+	if n := len(staging(t, nil).OfType("aws:wafv2/webAcl:WebAcl")); n != 0 {
+		t.Errorf("staging opts out of the WAF, yet has %d web ACLs", n)
+	}
+	run := staging(t, map[string]string{"waf": "true", "wafRateLimit": "500"})
+	acl := run.Named("aws:wafv2/webAcl:WebAcl", "lb-waf")
+	if acl == nil {
+		t.Fatal("no web ACL")
+	}
+	rules := mocks.Flatten(acl.Inputs["rules"].Mappable())
+	for _, want := range []string{"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesAnonymousIpList", "aggregateKeyType=IP", "limit=500"} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("the web ACL lacks %s", want)
+		}
+	}
+	assoc := run.Named("aws:wafv2/webAclAssociation:WebAclAssociation", "lb-waf")
+	if assoc == nil || str(assoc, "resourceArn") != run.Named("aws:lb/loadBalancer:LoadBalancer", "lb-alb").Outputs["arn"].StringValue() {
+		t.Error("the web ACL is not attached to the load balancer")
+	}
+	logging := mocks.Flatten(run.Named("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", "lb-waf").Inputs["logDestinationConfigs"].Mappable())
+	if !strings.Contains(logging, ":log-group:aws-waf-logs-") {
+		t.Errorf("WAF logs go to %q", logging)
+	}
+	if _, err := runStack(t, "staging", map[string]string{"waf": "true", "wafRateLimit": "50"}); err == nil || !strings.Contains(err.Error(), "sudoku:wafRateLimit") {
+		t.Errorf("a rate limit below AWS's minimum was accepted: %v", err)
+	}
+}
