@@ -105,3 +105,17 @@ func TestCodeOwnersCoverTheDeploymentPaths(t *testing.T) {
 		}
 	}
 }
+
+// The jobs that hold cloud credentials take them from a GitHub environment, never from the
+// repository: the deployment from `staging`, the preview from `preview`.
+func TestCredentialsComeFromEnvironments(t *testing.T) {
+	for file, env := range map[string]string{"deploy.yml": "environment: staging", "pull-request.yml": "environment: preview"} {
+		data, err := os.ReadFile(filepath.Join(".github/workflows", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), "\n    "+env+"\n") {
+			t.Errorf("%s: the job with credentials is not in `%s`", file, env)
+		}
+	}
+}
