@@ -70,14 +70,15 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		return nil, err
 	}
 	rt := components.AwsRuntime{
-		Network:          network,
-		Account:          account,
-		KmsKeyArn:        key.Arn,
-		ExecLogGroup:     execLogs,
-		Cluster:          cluster,
-		Namespace:        namespace,
-		LogRetentionDays: a.LogRetentionDays,
-		Protect:          a.Protect,
+		Network:           network,
+		Account:           account,
+		KmsKeyArn:         key.Arn,
+		ExecLogGroup:      execLogs,
+		Cluster:           cluster,
+		Namespace:         namespace,
+		LogRetentionDays:  a.LogRetentionDays,
+		Protect:           a.Protect,
+		EcrReaderAccounts: a.EcrReaderAccounts,
 	}
 
 	lb, err := components.NewAwsLoadBalancer(ctx, "lb", &components.AwsLoadBalancerArgs{
@@ -126,6 +127,7 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		Runtime:        rt,
 		CPU:            a.MercureCPU,
 		Memory:         a.MercureMemory,
+		Image:          a.MercureImage,
 		CorsOrigins:    origins,
 		TargetGroupArn: lb.Targets.MapIndex(pulumi.String("mercure")),
 	}, withProvider)
@@ -136,6 +138,7 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		Runtime:        rt,
 		AppPath:        cfg.AppPath,
 		PhpVersion:     cfg.PhpVersion,
+		Image:          a.AppImage,
 		CPU:            a.PhpCPU,
 		Memory:         a.PhpMemory,
 		MinTasks:       a.PhpMinTasks,
@@ -159,13 +162,14 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		return nil, err
 	}
 
-	return pulumi.Map{
-		"url":               lb.URL,
-		"mercureUrl":        lb.MercurePublicURL,
-		"albDnsName":        lb.DNSName,
-		"ecrRepositoryUrls": pulumi.StringMap{"app": app.Repository.RepositoryUrl, "mercure": mercure.Repository.RepositoryUrl},
-		"clusterName":       cluster.Name,
-		"serviceNames":      pulumi.StringMap{"app": app.ServiceName, "mercure": mercure.ServiceName},
+	outputs := pulumi.Map{
+		"url":        lb.URL,
+		"mercureUrl": lb.MercurePublicURL,
+		"albDnsName": lb.DNSName,
+		// What the services run, by digest: production's deploy workflow promotes these.
+		"imageRefs":    pulumi.StringMap{"app": app.ImageRef, "mercure": mercure.ImageRef},
+		"clusterName":  cluster.Name,
+		"serviceNames": pulumi.StringMap{"app": app.ServiceName, "mercure": mercure.ServiceName},
 		// What `pulumi up` deployed; scripts/ci.sh verify-deployment compares it with what
 		// ECS runs.
 		"taskDefinitionArns": pulumi.StringMap{"app": app.TaskDefinition.Arn, "mercure": mercure.TaskDefinition.Arn},
@@ -185,7 +189,11 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		},
 		"alarmTopicArn": alarms.topic.Arn,
 		"dashboardName": alarms.dashboard.DashboardName,
-	}, nil
+	}
+	if app.Repository != nil && mercure.Repository != nil {
+		outputs["ecrRepositoryUrls"] = pulumi.StringMap{"app": app.Repository.RepositoryUrl, "mercure": mercure.Repository.RepositoryUrl}
+	}
+	return outputs, nil
 }
 
 // availabilityZones takes the first azCount zones of the region that need no opt-in.

@@ -56,6 +56,10 @@ type LocalConfig struct {
 
 // AwsConfig is what only the aws target reads.
 type AwsConfig struct {
+	Tier                  string
+	AppImage              string
+	MercureImage          string
+	EcrReaderAccounts     []string
 	Region                string
 	Protect               bool
 	VpcCidr               string
@@ -135,6 +139,10 @@ var configKeys = []configKey{
 	{"phpMemoryMb", "integer", 512, "docker", "Memory limit of the app container, in MiB (at least 64)."},
 	{"proxyMemoryMb", "integer", 64, "docker", "Memory limit of the reverse-proxy container, in MiB (at least 16)."},
 
+	{"tier", "string", "production", "aws", "What the stack is for: `production` (then config validation insists on the guarantees production needs; see README: Production) or `staging`."},
+	{"appImage", "string", "", "aws", "Deploy this app image (an ECR image by digest) instead of building one. Production's deploy workflow sets it to what staging runs."},
+	{"mercureImage", "string", "", "aws", "Deploy this hub image (an ECR image by digest) instead of building one. Production's deploy workflow sets it to what staging runs."},
+	{"ecrReaderAccounts", "array", []string{}, "aws", "Other AWS accounts that may pull this stack's images (production's, when it runs in another account)."},
 	{"awsRegion", "string", "eu-central-1", "aws", "AWS region of the stack."},
 	{"protect", "boolean", true, "aws", "Protect Aurora, ElastiCache, the ECR repositories, the secrets and the KMS key from deletion and replacement (Pulumi `protect`, plus Aurora's deletion protection). See Tearing down staging."},
 	{"vpcCidr", "string", "10.0.0.0/16", "aws", "CIDR block of the VPC, from /16 to /20; each subnet gets 1/16 of it."},
@@ -378,6 +386,7 @@ var (
 	zoneID        = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 	acmArn        = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
 	email         = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	awsAccountID  = regexp.MustCompile(`^[0-9]{12}$`)
 )
 
 // CloudWatch Logs accepts only these retention periods, in days.
@@ -387,6 +396,10 @@ var logRetentions = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 5
 // a stack must set (HTTPS) only when it targets aws.
 func loadAwsConfig(r *reader, aws bool) AwsConfig {
 	a := AwsConfig{
+		Tier:                  r.oneOf("tier", "production", "staging"),
+		AppImage:              r.str("appImage"),
+		MercureImage:          r.str("mercureImage"),
+		EcrReaderAccounts:     r.list("ecrReaderAccounts"),
 		Region:                r.str("awsRegion"),
 		Protect:               r.boolean("protect"),
 		VpcCidr:               r.str("vpcCidr"),
@@ -467,7 +480,54 @@ func loadAwsConfig(r *reader, aws bool) AwsConfig {
 			r.fail("alarmEmails", "a list of e-mail addresses", strconv.Quote(e))
 		}
 	}
+	for key, ref := range map[string]string{"appImage": a.AppImage, "mercureImage": a.MercureImage} {
+		if ref != "" && !components.ValidImageRef(ref) {
+			r.fail(key, "an ECR image by digest (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY@sha256:...)", strconv.Quote(ref))
+		}
+	}
+	for _, account := range a.EcrReaderAccounts {
+		if !awsAccountID.MatchString(account) {
+			r.fail("ecrReaderAccounts", "a list of 12-digit AWS account IDs", strconv.Quote(account))
+		}
+	}
+	if aws && a.Tier == "production" {
+		checkProduction(r, a)
+	}
 	return a
+}
+
+// checkProduction refuses a production stack that lacks a guarantee production needs. Each
+// is the default but alarmEmails and the images; a stack file can loosen any of them only by
+// saying tier: staging.
+func checkProduction(r *reader, a AwsConfig) {
+	const why = "for tier production"
+	if len(a.AlarmEmails) == 0 {
+		r.fail("alarmEmails", "at least one address "+why+" (alarms that notify nobody are no alarms)", "[]")
+	}
+	if a.NatGateways != "one-per-az" {
+		r.fail("natGateways", "one-per-az "+why+" (an AZ outage must not cut the other AZs' egress)", strconv.Quote(a.NatGateways))
+	}
+	if a.DBInstances < 2 {
+		r.fail("dbInstances", "at least 2 "+why+" (a reader in another AZ to fail over to)", a.DBInstances)
+	}
+	if !a.CacheReplica {
+		r.fail("cacheReplica", "true "+why+" (a replica with automatic failover)", false)
+	}
+	if a.PhpMinTasks < 2 {
+		r.fail("phpMinTasks", "at least 2 "+why+" (tasks in two AZs)", a.PhpMinTasks)
+	}
+	if !a.Protect || !a.AlbDeletionProtection {
+		r.fail("protect", "true, with albDeletionProtection, "+why, fmt.Sprintf("protect %v, albDeletionProtection %v", a.Protect, a.AlbDeletionProtection))
+	}
+	if a.AllowHTTPOnly {
+		r.fail("allowHttpOnly", "false "+why+" (HTTPS only)", true)
+	}
+	if !a.Waf {
+		r.fail("waf", "true "+why, false)
+	}
+	if a.AppImage == "" || a.MercureImage == "" {
+		r.fail("appImage", "set with mercureImage "+why+": production deploys the images staging runs, never a build of its own (the deploy workflow sets them; README: Production)", `""`)
+	}
 }
 
 // loadHTTPSConfig checks that the domain, zone and certificate keys make one of the three

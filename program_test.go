@@ -338,15 +338,22 @@ func TestLocalConfigReachesContainers(t *testing.T) {
 	}
 }
 
-// Nothing that only a stack file gives may be missing from a stack without one: both
-// committed stack files load and build.
+// Nothing that only a stack file gives may be missing from a stack without one: the
+// committed stack files load and build (production with the images its deploy workflow
+// gives it).
 func TestCommittedStackFilesLoad(t *testing.T) {
-	for _, stack := range []string{"local", "staging"} {
+	for stack, overrides := range map[string]map[string]string{"local": nil, "staging": nil, "production": promoted} {
 		if _, err := mocks.StackConfig(".", stack); err != nil {
 			t.Errorf("Pulumi.%s.yaml: %v", stack, err)
 		}
-		mustRun(t, stack, nil)
+		mustRun(t, stack, overrides)
 	}
+}
+
+// promoted is what production's deploy workflow sets: the images staging runs.
+var promoted = map[string]string{
+	"appImage":     "123456789012.dkr.ecr.eu-central-1.amazonaws.com/sudoku-staging-app@sha256:" + strings.Repeat("a", 64),
+	"mercureImage": "123456789012.dkr.ecr.eu-central-1.amazonaws.com/sudoku-staging-mercure@sha256:" + strings.Repeat("b", 64),
 }
 
 func TestInvalidConfigFailsBeforeAnyResource(t *testing.T) {

@@ -470,3 +470,108 @@ esac`
 		t.Errorf("edited %q; want exactly comment 1, pulumi/actions' preview of sudoku/staging by github-actions[bot]", got)
 	}
 }
+
+// Production waits while a staging deployment of its commit is queued or running.
+func TestCIWaitForStaging(t *testing.T) {
+	dir := t.TempDir()
+	// The stand-in gh reports run 42 in progress twice, then none.
+	gh := `n=$(cat "` + dir + `/n" 2>/dev/null || echo 0); n=$((n + 1)); echo $n >"` + dir + `/n"
+[ "$n" -le 2 ] && echo 42; exit 0`
+	env := append(withFakes(t, map[string]string{"gh": gh}), "GITHUB_REPOSITORY=org/repo", "GITHUB_SHA=abc123", "SUDOKU_WAIT_PAUSE=0")
+	log, _, err := ciScript(t, env, "wait-for-staging")
+	if err != nil || !strings.Contains(log, "Waiting for the staging deployment of abc123 (run 42)") || !strings.Contains(log, "No staging deployment of abc123 is in flight") {
+		t.Errorf("%v\n%s", err, log)
+	}
+	if n, _ := os.ReadFile(filepath.Join(dir, "n")); strings.TrimSpace(string(n)) != "3" {
+		t.Errorf("asked %s times, want 3", n)
+	}
+	stuck := append(withFakes(t, map[string]string{"gh": "echo 42"}), "GITHUB_REPOSITORY=org/repo", "GITHUB_SHA=abc123", "SUDOKU_WAIT_PAUSE=0", "SUDOKU_WAIT_MINUTES=0")
+	if log, _, err := ciScript(t, stuck, "wait-for-staging"); err == nil || !strings.Contains(log, "still running (42)") {
+		t.Errorf("a staging deployment that never ends: %v\n%s", err, log)
+	}
+}
+
+// Promotion sets production's images to what staging runs, after checking that staging
+// runs what it deployed, and tags them so that the lifecycle policy keeps them; a rollback
+// names both images; placeholders left in the stack file stop it.
+func TestCIPromote(t *testing.T) {
+	app := "123456789012.dkr.ecr.eu-central-1.amazonaws.com/sudoku-staging-app@sha256:" + strings.Repeat("a", 64)
+	hub := "123456789012.dkr.ecr.eu-central-1.amazonaws.com/sudoku-staging-mercure@sha256:" + strings.Repeat("b", 64)
+	run := func(t *testing.T, stackFile, stagingRuns string, extra ...string) (string, string, error) {
+		t.Helper()
+		dir := t.TempDir()
+		// The script reads Pulumi.<stack>.yaml from the checkout: a stack of the test's own.
+		stack := "promote-test-" + strconv.Itoa(os.Getpid())
+		file := "Pulumi." + stack + ".yaml"
+		if err := os.WriteFile(file, []byte(stackFile), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(file) })
+		pulumi := `case "$*" in
+*"output imageRefs"*) echo '{"app": "` + app + `", "mercure": "` + hub + `"}' ;;
+*"output clusterName"*) echo sudoku-staging ;;
+*"output serviceNames"*) echo '{"app": "sudoku-staging-app"}' ;;
+*"output taskDefinitionArns"*) echo '{"app": "td:5"}' ;;
+"config set"*) echo "$*" >>"` + dir + `/config" ;;
+esac`
+		aws := `case "$*" in
+*describe-services*) echo '{"services": [{"deployments": [{"status": "PRIMARY", "rolloutState": "COMPLETED", "taskDefinition": "` + stagingRuns + `"}]}]}' ;;
+*batch-get-image*) echo '{"manifest": 1}' ;;
+*put-image*) echo "$*" >>"` + dir + `/tags" ;;
+esac`
+		env := append(withFakes(t, map[string]string{"pulumi": pulumi, "aws": aws}), append([]string{"PULUMI_STACK=" + stack, "GITHUB_SHA=0123456789abcdef", "GITHUB_RUN_ID=77"}, extra...)...)
+		log, _, err := ciScript(t, env, "promote")
+		config, _ := os.ReadFile(filepath.Join(dir, "config"))
+		tags, _ := os.ReadFile(filepath.Join(dir, "tags"))
+		return log, string(config) + string(tags), err
+	}
+	t.Run("what staging runs", func(t *testing.T) {
+		log, calls, err := run(t, "config:\n  sudoku:tier: production\n", "td:5")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, log)
+		}
+		for _, want := range []string{"sudoku:appImage " + app, "sudoku:mercureImage " + hub,
+			"--repository-name sudoku-staging-app --image-tag release-0123456789ab-77", "--repository-name sudoku-staging-mercure --image-tag release-0123456789ab-77"} {
+			if !strings.Contains(calls, want) {
+				t.Errorf("missing %q in:\n%s", want, calls)
+			}
+		}
+	})
+	t.Run("staging rolled back", func(t *testing.T) {
+		if log, calls, err := run(t, "config: {}\n", "td:4"); err == nil || !strings.Contains(log, "staging does not run what it deployed") || calls != "" {
+			t.Errorf("promoted what staging does not run: %v\n%s\n%s", err, log, calls)
+		}
+	})
+	t.Run("rollback", func(t *testing.T) {
+		old := strings.Replace(app, "aaaa", "cccc", 1)
+		log, calls, err := run(t, "config: {}\n", "td:4", "APP_IMAGE="+old, "MERCURE_IMAGE="+hub)
+		if err != nil || !strings.Contains(calls, "sudoku:appImage "+old) {
+			t.Errorf("%v\n%s\n%s", err, log, calls)
+		}
+		if log, _, err := run(t, "config: {}\n", "td:5", "APP_IMAGE="+old); err == nil || !strings.Contains(log, "names both images") {
+			t.Errorf("a rollback of one image: %v\n%s", err, log)
+		}
+	})
+	t.Run("placeholders", func(t *testing.T) {
+		log, calls, err := run(t, "config:\n  sudoku:domainName: sudoku.example.com # REPLACE\n", "td:5")
+		if err == nil || !strings.Contains(log, "still has placeholders") || calls != "" {
+			t.Errorf("deployed with placeholders: %v\n%s", err, log)
+		}
+	})
+}
+
+// The committed production stack file has placeholders, and promotion refuses it until a
+// team replaces them.
+func TestProductionStackFileMarksItsPlaceholders(t *testing.T) {
+	data, err := os.ReadFile("Pulumi.production.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"sudoku:domainName", "sudoku:hostedZoneId", "sudoku:alarmEmails"} {
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.Contains(line, key+":") && !strings.Contains(line, "# REPLACE") {
+				t.Errorf("%s is not marked REPLACE: %s", key, line)
+			}
+		}
+	}
+}

@@ -34,6 +34,9 @@ type AwsRuntime struct {
 	// Protect guards stateful resources against deletion and replacement; set by the caller
 	// (staging sets it from sudoku:protect, default true).
 	Protect bool
+	// EcrReaderAccounts are other AWS accounts whose principals may pull the stack's images
+	// (production's, when it runs elsewhere); default none.
+	EcrReaderAccounts []string
 }
 
 func (rt AwsRuntime) withDefaults() AwsRuntime {

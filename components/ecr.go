@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -21,6 +22,51 @@ import (
 // keptImages is how many images a repository keeps; older ones expire. Running tasks use
 // one of the newest, and a rollback one of the few before it.
 const keptImages = 30
+
+// ReleaseTagPrefix starts the tags that promotion gives the images production runs
+// (scripts/ci.sh promote). The lifecycle policy never expires them: its first rule matches
+// them, and "an image that matches the tagging requirements of a rule cannot be expired by a
+// rule with a lower priority" (ECR user guide, lifecycle policy evaluation rules).
+const ReleaseTagPrefix = "release-"
+
+// keptReleases is how many promoted images a repository keeps.
+const keptReleases = 1000
+
+// ecrImage is an image in a private ECR repository, by digest:
+// ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY@sha256:DIGEST.
+var ecrImage = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([a-z0-9]+(?:[._/-][a-z0-9]+)*)@sha256:[0-9a-f]{64}$`)
+
+// ValidImageRef reports whether ref names an ECR image by digest.
+func ValidImageRef(ref string) bool { return ecrImage.MatchString(ref) }
+
+// serviceImage is the image a service runs: built and pushed to a repository of the stack's,
+// or, given by digest (promotion), pulled as it is from the repository it is in.
+type serviceImage struct {
+	repository    *ecr.Repository     // the stack's repository; nil for a given image
+	image         *docker.Image       // the build; nil for a given image
+	ref           pulumi.StringOutput // repository@sha256:digest
+	repositoryArn pulumi.StringOutput // what the execution role may pull from
+}
+
+// newServiceImage builds build into a new repository, or, when ref is set, uses that image.
+func newServiceImage(ctx *pulumi.Context, name string, rt AwsRuntime, ref string, build imageBuild, parent pulumi.Resource) (*serviceImage, error) {
+	if ref != "" {
+		m := ecrImage.FindStringSubmatch(ref)
+		return &serviceImage{
+			ref:           pulumi.String(ref).ToStringOutput(),
+			repositoryArn: pulumi.Sprintf("arn:%s:ecr:%s:%s:repository/%s", rt.Account.Partition, m[2], m[1], m[3]),
+		}, nil
+	}
+	repo, err := newRepository(ctx, name, rt, parent)
+	if err != nil {
+		return nil, err
+	}
+	image, err := newPushedImage(ctx, name, repo, build, parent)
+	if err != nil {
+		return nil, err
+	}
+	return &serviceImage{repository: repo, image: image, ref: image.RepoDigest, repositoryArn: repo.Arn}, nil
+}
 
 // newRepository creates a private ECR repository: images scanned on push, tags immutable,
 // storage encrypted with the stack's key, old images expired.
@@ -49,6 +95,15 @@ func newRepository(ctx *pulumi.Context, name string, rt AwsRuntime, parent pulum
 		Policy: pulumi.JSONMarshal(pulumi.Map{"rules": pulumi.Array{
 			pulumi.Map{
 				"rulePriority": pulumi.Int(1),
+				"description":  pulumi.Sprintf("Keep the images promoted to production (%s*), up to %d", ReleaseTagPrefix, keptReleases),
+				"selection": pulumi.Map{
+					"tagStatus": pulumi.String("tagged"), "tagPrefixList": pulumi.ToStringArray([]string{ReleaseTagPrefix}),
+					"countType": pulumi.String("imageCountMoreThan"), "countNumber": pulumi.Int(keptReleases),
+				},
+				"action": pulumi.Map{"type": pulumi.String("expire")},
+			},
+			pulumi.Map{
+				"rulePriority": pulumi.Int(2),
 				"description":  pulumi.String("Expire untagged images after 7 days"),
 				"selection": pulumi.Map{
 					"tagStatus": pulumi.String("untagged"), "countType": pulumi.String("sinceImagePushed"),
@@ -57,7 +112,7 @@ func newRepository(ctx *pulumi.Context, name string, rt AwsRuntime, parent pulum
 				"action": pulumi.Map{"type": pulumi.String("expire")},
 			},
 			pulumi.Map{
-				"rulePriority": pulumi.Int(2),
+				"rulePriority": pulumi.Int(3),
 				"description":  pulumi.Sprintf("Keep the %d newest images", keptImages),
 				"selection": pulumi.Map{
 					"tagStatus": pulumi.String("any"), "countType": pulumi.String("imageCountMoreThan"),
@@ -66,6 +121,23 @@ func newRepository(ctx *pulumi.Context, name string, rt AwsRuntime, parent pulum
 				"action": pulumi.Map{"type": pulumi.String("expire")},
 			},
 		}}),
+	}, pulumi.Parent(parent))
+	if err != nil || len(rt.EcrReaderAccounts) == 0 {
+		return repo, err
+	}
+	// Other accounts (production's, say) may pull, and only pull.
+	readers := pulumi.StringArray{}
+	for _, account := range rt.EcrReaderAccounts {
+		readers = append(readers, pulumi.Sprintf("arn:%s:iam::%s:root", rt.Account.Partition, account))
+	}
+	_, err = ecr.NewRepositoryPolicy(ctx, name+"-readers", &ecr.RepositoryPolicyArgs{
+		Repository: repo.Name,
+		Policy: pulumi.JSONMarshal(pulumi.Map{"Version": pulumi.String("2012-10-17"), "Statement": pulumi.Array{pulumi.Map{
+			"Sid":       pulumi.String("OtherAccountsPull"),
+			"Effect":    pulumi.String("Allow"),
+			"Principal": pulumi.Map{"AWS": readers},
+			"Action":    pulumi.ToStringArray([]string{"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}),
+		}}}),
 	}, pulumi.Parent(parent))
 	return repo, err
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/servicediscovery"
@@ -17,7 +16,7 @@ type fargateSpec struct {
 	name            string // component name; also the container's name
 	rt              AwsRuntime
 	image           pulumi.StringInput // by digest, so a new image is a new task definition
-	repository      *ecr.Repository
+	repositoryArn   pulumi.StringInput // where image is: the execution role may pull from it
 	port            int
 	cpu, memory     int
 	env             map[string]pulumi.StringInput
@@ -205,7 +204,7 @@ func executionRole(ctx *pulumi.Context, spec fargateSpec, logs *cloudwatch.LogGr
 	}
 	statements := []pulumi.Map{
 		allow([]string{"ecr:GetAuthorizationToken"}, pulumi.String("*")),
-		allow([]string{"ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"}, spec.repository.Arn),
+		allow([]string{"ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"}, spec.repositoryArn),
 		allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, pulumi.Sprintf("%s:*", logs.Arn)),
 	}
 	if len(secretArns) > 0 {

@@ -33,6 +33,8 @@ type MercureHub struct {
 	SubscriberJWTKey pulumi.StringOutput `pulumi:"subscriberJwtKey"`
 	// ServiceName is the container's name, or the ECS service's name.
 	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
+	// ImageRef is the image the hub runs, by digest (local: image ID).
+	ImageRef pulumi.StringOutput `pulumi:"imageRef"`
 
 	// PublisherKey and SubscriberKey are the JWT keys as a consumer's target takes them.
 	PublisherKey  Secret
@@ -57,6 +59,7 @@ func (m *MercureHub) registerOutputs(ctx *pulumi.Context) error {
 		"publisherJwtKey":  m.PublisherJWTKey,
 		"subscriberJwtKey": m.SubscriberJWTKey,
 		"serviceName":      m.ServiceName,
+		"imageRef":         m.ImageRef,
 	})
 }
 

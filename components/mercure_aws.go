@@ -15,6 +15,9 @@ type AwsMercureHubArgs struct {
 	BuildContext string
 	// CPU and Memory size the task (Fargate units and MiB); default 256 and 512.
 	CPU, Memory int
+	// Image, when set, is the image to run (an ECR image by digest, as promotion gives
+	// it): nothing is built or pushed, and the stack creates no repository. Default "".
+	Image string
 	// CorsOrigins are the origins browsers may subscribe from; required (the caller passes
 	// the stack's own URL and any extra origins).
 	CorsOrigins pulumi.StringArrayInput
@@ -43,6 +46,9 @@ func (a AwsMercureHubArgs) validate() error {
 	if !ValidFargateSize(a.CPU, a.Memory) {
 		return fieldError("mercure", "Memory", fmt.Sprintf("a size Fargate allows with CPU %d", a.CPU), a.Memory)
 	}
+	if a.Image != "" && !ValidImageRef(a.Image) {
+		return fieldError("mercure", "Image", "an ECR image by digest (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY@sha256:...)", fmt.Sprintf("%q", a.Image))
+	}
 	if a.CorsOrigins == nil || a.TargetGroupArn == nil {
 		return fieldError("mercure", "CorsOrigins and TargetGroupArn", "set", "nil")
 	}
@@ -70,14 +76,11 @@ func NewAwsMercureHub(ctx *pulumi.Context, name string, args *AwsMercureHubArgs,
 
 func newMercureFargate(ctx *pulumi.Context, name string, a AwsMercureHubArgs, m *MercureHub) error {
 	rt := a.Runtime
-	repo, err := newRepository(ctx, name, rt, m)
+	image, err := newServiceImage(ctx, name, rt, a.Image, imageBuild{context: a.BuildContext}, m)
 	if err != nil {
 		return err
 	}
-	m.Repository = repo
-	if m.Image, err = newPushedImage(ctx, name, repo, imageBuild{context: a.BuildContext}, m); err != nil {
-		return err
-	}
+	m.Repository, m.Image = image.repository, image.image
 	publisher, subscriber, err := newMercureKeys(ctx, name, m)
 	if err != nil {
 		return err
@@ -110,13 +113,13 @@ func newMercureFargate(ctx *pulumi.Context, name string, a AwsMercureHubArgs, m 
 	}
 	origins := a.CorsOrigins.ToStringArrayOutput().ApplyT(corsOriginsValue).(pulumi.StringOutput)
 	svc, err := newFargateService(ctx, fargateSpec{
-		name:       name,
-		rt:         rt,
-		image:      m.Image.RepoDigest,
-		repository: repo,
-		port:       MercurePort,
-		cpu:        a.CPU,
-		memory:     a.Memory,
+		name:          name,
+		rt:            rt,
+		image:         image.ref,
+		repositoryArn: image.repositoryArn,
+		port:          MercurePort,
+		cpu:           a.CPU,
+		memory:        a.Memory,
 		env: map[string]pulumi.StringInput{
 			"SERVER_NAME":          pulumi.Sprintf(":%d", MercurePort),
 			"MERCURE_CORS_ORIGINS": origins,
@@ -141,6 +144,7 @@ func newMercureFargate(ctx *pulumi.Context, name string, a AwsMercureHubArgs, m 
 	m.TaskDefinition = svc.taskDefinition
 	m.LogGroup = svc.logGroup
 	m.ServiceName = svc.service.Name
+	m.ImageRef = image.ref
 	m.InternalURL = pulumi.Sprintf("http://%s.%s:%d%s", name, rt.Namespace.Name, MercurePort, MercurePath)
 	m.PublisherJWTKey = m.PublisherKey.Value
 	m.SubscriberJWTKey = m.SubscriberKey.Value

@@ -91,5 +91,6 @@ func NewDockerMercureHub(ctx *pulumi.Context, name string, args *DockerMercureHu
 	m.PublisherKey = localSecret(publisher)
 	m.SubscriberKey = localSecret(subscriber)
 	m.ServiceName = m.Container.Name
+	m.ImageRef = m.Image.RepoDigest
 	return m, m.registerOutputs(ctx)
 }

@@ -18,6 +18,9 @@ type AwsPhpServiceArgs struct {
 	Dockerfile string
 	// PhpVersion is the image's PHP version, one of PhpVersions; default "8.2".
 	PhpVersion string
+	// Image, when set, is the image to run (an ECR image by digest, as promotion gives
+	// it): nothing is built or pushed, and the stack creates no repository. Default "".
+	Image string
 	// CPU and Memory size a task (Fargate units and MiB); default 512 and 1024.
 	CPU, Memory int
 	// MinTasks and MaxTasks bound auto scaling; default 2 and 6. Tasks spread over the AZs.
@@ -61,6 +64,9 @@ func (a AwsPhpServiceArgs) validate() error {
 	if err := validatePhpVersion("php", a.PhpVersion); err != nil {
 		return err
 	}
+	if a.Image != "" && !ValidImageRef(a.Image) {
+		return fieldError("php", "Image", "an ECR image by digest (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY@sha256:...)", fmt.Sprintf("%q", a.Image))
+	}
 	if !ValidFargateSize(a.CPU, a.Memory) {
 		return fieldError("php", "Memory", fmt.Sprintf("a size Fargate allows with CPU %d", a.CPU), a.Memory)
 	}
@@ -103,13 +109,11 @@ func NewAwsPhpService(ctx *pulumi.Context, name string, args *AwsPhpServiceArgs,
 func newPhpFargate(ctx *pulumi.Context, name string, a AwsPhpServiceArgs, p *PhpService) error {
 	rt := a.Runtime
 	var err error
-	if p.Repository, err = newRepository(ctx, name, rt, p); err != nil {
-		return err
-	}
-	p.Image, err = newPushedImage(ctx, name, p.Repository, phpBuild(a.AppPath, a.Dockerfile, "production", a.PhpVersion), p)
+	image, err := newServiceImage(ctx, name, rt, a.Image, phpBuild(a.AppPath, a.Dockerfile, "production", a.PhpVersion), p)
 	if err != nil {
 		return err
 	}
+	p.Repository, p.Image = image.repository, image.image
 	appSecret, err := newPassword(ctx, name+"-kernel-secret", 32, p)
 	if err != nil {
 		return err
@@ -124,8 +128,8 @@ func newPhpFargate(ctx *pulumi.Context, name string, a AwsPhpServiceArgs, p *Php
 	svc, err := newFargateService(ctx, fargateSpec{
 		name:              name,
 		rt:                rt,
-		image:             p.Image.RepoDigest,
-		repository:        p.Repository,
+		image:             image.ref,
+		repositoryArn:     image.repositoryArn,
 		port:              PhpPort,
 		cpu:               a.CPU,
 		memory:            a.Memory,
@@ -148,7 +152,7 @@ func newPhpFargate(ctx *pulumi.Context, name string, a AwsPhpServiceArgs, p *Php
 		return err
 	}
 	p.ServiceName = svc.service.Name
-	p.ImageRef = p.Image.RepoDigest
+	p.ImageRef = image.ref
 	return nil
 }
 

@@ -6,6 +6,8 @@
 #   scripts/ci.sh annotate-comment   put the guard's findings at the top of the PR comment
 #   scripts/ci.sh allow-destructive  may a destructive deployment go ahead?
 #   scripts/ci.sh verify-deployment  after pulumi up: does ECS run what it deployed?
+#   scripts/ci.sh wait-for-staging   wait until no staging deployment of this commit runs
+#   scripts/ci.sh promote            set production's images to what staging runs (or a rollback's)
 #   scripts/ci.sh preview            for people (make preview-staging): the diff, then the guard
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -145,6 +147,84 @@ verify_deployment() {
 	[ "$failed" = 0 ] || exit 1
 }
 
+# wait_for_staging waits while a staging deployment of this commit is queued or running, so
+# that production never deploys beside it (each stack's own concurrency group cannot see the
+# other's). It gives up after SUDOKU_WAIT_MINUTES (30).
+wait_for_staging() {
+	need gh "It is on GitHub's runners; elsewhere see https://cli.github.com."
+	need jq "It is on GitHub's runners; elsewhere install jq."
+	: "${GITHUB_REPOSITORY:?}" "${GITHUB_SHA:?}"
+	local deadline=$(($(date +%s) + ${SUDOKU_WAIT_MINUTES:-30} * 60)) running
+	while :; do
+		running=$(gh run list --repo "$GITHUB_REPOSITORY" --workflow deploy.yml --commit "$GITHUB_SHA" --json status,databaseId \
+			--jq '[.[] | select(.status != "completed") | .databaseId] | map(tostring) | join(" ")')
+		if [ -z "$running" ]; then
+			echo "No staging deployment of $GITHUB_SHA is in flight."
+			return
+		fi
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			die "staging deployments of $GITHUB_SHA are still running ($running): production waits for them"
+		fi
+		echo "Waiting for the staging deployment of $GITHUB_SHA (run $running)..."
+		sleep "${SUDOKU_WAIT_PAUSE:-20}"
+	done
+}
+
+# promote sets production's images: those staging runs (its imageRefs output, after checking
+# that ECS runs what staging deployed), or, for a rollback, APP_IMAGE and MERCURE_IMAGE. It
+# tags each image release-<commit>-<run> in its repository, so that the lifecycle policy
+# keeps it, and refuses a stack file with placeholders left (lines marked REPLACE).
+promote() {
+	need pulumi "Install the Pulumi CLI: https://www.pulumi.com/docs/install/."
+	need aws "It is on GitHub's runners; elsewhere see https://aws.amazon.com/cli/."
+	need jq "It is on GitHub's runners; elsewhere install jq."
+	local file="Pulumi.${stack##*/}.yaml" placeholders app mercure
+	if placeholders=$(grep -n 'REPLACE' "$file"); then
+		die "$file still has placeholders; set them before deploying (README: Production):
+$placeholders"
+	fi
+	if [ -n "${APP_IMAGE:-}${MERCURE_IMAGE:-}" ]; then
+		if [ -z "${APP_IMAGE:-}" ] || [ -z "${MERCURE_IMAGE:-}" ]; then
+			die "a rollback names both images (app-image and mercure-image)"
+		fi
+		app=$APP_IMAGE
+		mercure=$MERCURE_IMAGE
+		echo "Rolling back to the images given."
+	else
+		local staging=${STAGING_STACK:-staging} refs
+		(stack=$staging verify_deployment) || die "staging does not run what it deployed: nothing to promote"
+		refs=$(pulumi stack output imageRefs --stack "$staging" --json)
+		app=$(jq -r '.app // empty' <<<"$refs")
+		mercure=$(jq -r '.mercure // empty' <<<"$refs")
+	fi
+	local ref name
+	for ref in "$app" "$mercure"; do
+		[[ $ref =~ ^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/([^@]+)@(sha256:[0-9a-f]{64})$ ]] ||
+			die "not an ECR image by digest: '$ref'"
+		name="release-${GITHUB_SHA:0:12}-${GITHUB_RUN_ID:-manual}"
+		aws ecr put-image --registry-id "${BASH_REMATCH[1]}" --region "${BASH_REMATCH[2]}" \
+			--repository-name "${BASH_REMATCH[3]}" --image-tag "$name" \
+			--image-manifest "$(aws ecr batch-get-image --registry-id "${BASH_REMATCH[1]}" --region "${BASH_REMATCH[2]}" \
+				--repository-name "${BASH_REMATCH[3]}" --image-ids "imageDigest=${BASH_REMATCH[4]}" \
+				--query 'images[0].imageManifest' --output text)" >/dev/null
+		echo "Tagged ${BASH_REMATCH[3]}@${BASH_REMATCH[4]} $name."
+	done
+	pulumi config set --stack "$stack" sudoku:appImage "$app"
+	pulumi config set --stack "$stack" sudoku:mercureImage "$mercure"
+	local summary="### Promoted to $stack
+
+| Service | Image |
+|---|---|
+| app | \`$app\` |
+| mercure | \`$mercure\` |
+
+To roll back to these later, run *deploy production* by hand with them as app-image and mercure-image."
+	echo "$summary"
+	if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
+		echo "$summary" >>"$GITHUB_STEP_SUMMARY"
+	fi
+}
+
 # preview is what a developer with staging credentials runs: the diff, then the guard.
 preview() {
 	export PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER=true
@@ -162,5 +242,7 @@ guard) guard ;;
 annotate-comment) annotate_comment ;;
 allow-destructive) allow_destructive ;;
 verify-deployment) verify_deployment ;;
-*) die "usage: scripts/ci.sh select|guard|annotate-comment|allow-destructive|verify-deployment|preview" ;;
+wait-for-staging) wait_for_staging ;;
+promote) promote ;;
+*) die "usage: scripts/ci.sh select|guard|annotate-comment|allow-destructive|verify-deployment|wait-for-staging|promote|preview" ;;
 esac
