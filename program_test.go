@@ -418,8 +418,8 @@ func TestGoldenStaging(t *testing.T) {
 // Whatever the program protects or retains holds data; the destructive-change guard must
 // know its type, or a pull request could replace it unnoticed.
 func TestGuardKnowsEveryStatefulType(t *testing.T) {
-	for _, stack := range []string{"local", "staging"} {
-		for _, r := range mustRun(t, stack, nil).Resources() {
+	for stack, overrides := range map[string]map[string]string{"local": nil, "staging": nil, "production": promoted} {
+		for _, r := range mustRun(t, stack, overrides).Resources() {
 			if (r.Protect || r.RetainOnDelete) && guard.Stateful[r.Type] == "" {
 				t.Errorf("%s: %s %s is protected or retained, but the guard does not list its type", stack, r.Type, r.Name)
 			}
