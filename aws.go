@@ -61,6 +61,13 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	if err != nil {
 		return nil, err
 	}
+	capacity, err := ecs.NewClusterCapacityProviders(ctx, "cluster", &ecs.ClusterCapacityProvidersArgs{
+		ClusterName:       cluster.Name,
+		CapacityProviders: pulumi.ToStringArray([]string{"FARGATE", "FARGATE_SPOT"}),
+	}, pulumi.Provider(provider))
+	if err != nil {
+		return nil, err
+	}
 	namespace, err := servicediscovery.NewPrivateDnsNamespace(ctx, "namespace", &servicediscovery.PrivateDnsNamespaceArgs{
 		Name:        pulumi.String(namespaceName(ctx.Stack(), ctx.Project())),
 		Description: pulumi.String("Private names of the stack's services"),
@@ -74,6 +81,8 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		Account:           account,
 		KmsKeyArn:         key.Arn,
 		ExecLogGroup:      execLogs,
+		CapacityProviders: capacity,
+		CPUArchitecture:   a.CPUArchitecture,
 		Cluster:           cluster,
 		Namespace:         namespace,
 		LogRetentionDays:  a.LogRetentionDays,
@@ -103,6 +112,9 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		ClientSecurityGroupID: appSG,
 		EngineVersion:         a.DBEngineVersion,
 		InstanceClass:         a.DBInstanceClass,
+		MinAcu:                a.DBMinAcu,
+		MaxAcu:                a.DBMaxAcu,
+		AutoPauseMinutes:      a.DBAutoPauseMinutes,
 		Instances:             a.DBInstances,
 		BackupRetentionDays:   a.DBBackupRetentionDays,
 	}, withProvider)
@@ -142,6 +154,8 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		CPU:            a.PhpCPU,
 		Memory:         a.PhpMemory,
 		MinTasks:       a.PhpMinTasks,
+		Spot:           a.PhpCapacity == "spot",
+		OnDemandTasks:  a.PhpOnDemandTasks,
 		MaxTasks:       a.PhpMaxTasks,
 		CPUTarget:      a.PhpCPUTarget,
 		MemoryTarget:   a.PhpMemoryTarget,

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -1074,5 +1075,89 @@ func TestStagingWaf(t *testing.T) {
 	}
 	if _, err := runStack(t, "staging", map[string]string{"waf": "true", "wafRateLimit": "50"}); err == nil || !strings.Contains(err.Error(), "sudoku:wafRateLimit") {
 		t.Errorf("a rate limit below AWS's minimum was accepted: %v", err)
+	}
+}
+
+// The levers staging uses to cost less, each a config key whose default is the safe choice.
+func TestStagingCostLevers(t *testing.T) {
+	t.Run("Aurora Serverless v2 that pauses", func(t *testing.T) {
+		run := staging(t, map[string]string{"dbInstanceClass": "db.serverless", "dbMinAcu": "0", "dbMaxAcu": "2", "dbAutoPauseMinutes": "20"})
+		cluster := run.Named("aws:rds/cluster:Cluster", "db-cluster")
+		if c := mocks.Flatten(cluster.Inputs["serverlessv2ScalingConfiguration"].Mappable()); c != "maxCapacity=2 minCapacity=0 secondsUntilAutoPause=1200" {
+			t.Errorf("scaling %q", c)
+		}
+		for _, i := range run.OfType("aws:rds/clusterInstance:ClusterInstance") {
+			if str(i, "instanceClass") != "db.serverless" {
+				t.Errorf("%s is %s", i.Name, str(i, "instanceClass"))
+			}
+		}
+		if run.Named("aws:cloudwatch/metricAlarm:MetricAlarm", "alarm-db-capacity-at-max") == nil || run.Named("aws:cloudwatch/metricAlarm:MetricAlarm", "alarm-db-freeable-memory-low") != nil {
+			t.Error("a serverless cluster is watched for being held at its maximum, not for freeable memory")
+		}
+		if _, ok := staging(t, nil).Named("aws:rds/cluster:Cluster", "db-cluster").Inputs["serverlessv2ScalingConfiguration"]; ok {
+			t.Error("provisioned instances got a Serverless v2 configuration")
+		}
+		for overrides, key := range map[[2]string]string{
+			{"8.0.mysql_aurora.3.07.1", "0"}: "sudoku:dbMinAcu",
+			{"8.0.mysql_aurora.3.08.2", "0.3"}: "sudoku:dbMinAcu",
+		} {
+			_, err := runStack(t, "staging", map[string]string{"dbInstanceClass": "db.serverless", "dbEngineVersion": overrides[0], "dbMinAcu": overrides[1]})
+			if err == nil || !strings.Contains(err.Error(), key) {
+				t.Errorf("%v: %v", overrides, err)
+			}
+		}
+	})
+	t.Run("Fargate Spot above an on-demand base", func(t *testing.T) {
+		run := staging(t, map[string]string{"phpCapacity": "spot", "phpOnDemandTasks": "1"})
+		app := run.Named("aws:ecs/service:Service", "app-service")
+		if s := mocks.Flatten(app.Inputs["capacityProviderStrategies"].Mappable()); s != "base=1 capacityProvider=FARGATE weight=0 capacityProvider=FARGATE_SPOT weight=1" {
+			t.Errorf("the app's capacity strategy: %q", s)
+		}
+		if _, ok := app.Inputs["launchType"]; ok {
+			t.Error("a service with a capacity strategy has a launch type")
+		}
+		if !run.DependsOn(app, "cluster") || run.Named("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders", "cluster") == nil {
+			t.Error("the app's service does not wait for the cluster's capacity providers")
+		}
+		hub := run.Named("aws:ecs/service:Service", "mercure-service")
+		if str(hub, "launchType") != "FARGATE" {
+			t.Error("the hub, a single task, must stay on on-demand Fargate")
+		}
+	})
+	t.Run("arm64", func(t *testing.T) {
+		x86, arm := staging(t, nil), staging(t, map[string]string{"cpuArchitecture": "arm64"})
+		for _, td := range arm.OfType("aws:ecs/taskDefinition:TaskDefinition") {
+			if p := mocks.Flatten(td.Inputs["runtimePlatform"].Mappable()); p != "cpuArchitecture=ARM64 operatingSystemFamily=LINUX" {
+				t.Errorf("%s: %s", td.Name, p)
+			}
+		}
+		for _, img := range arm.OfType("docker:index/image:Image") {
+			if p := mocks.Flatten(img.Inputs["build"].ObjectValue()["platform"].V); p != "linux/arm64" {
+				t.Errorf("%s builds for %s", img.Name, p)
+			}
+			if x86.Named(img.Type, img.Name).Inputs["imageName"].StringValue() == str(img, "imageName") {
+				t.Errorf("%s: an arm64 image would take the x86 image's tag", img.Name)
+			}
+		}
+	})
+}
+
+// A task stops within its stopTimeout, and Fargate Spot's notice is two minutes: PHP-FPM's
+// graceful stop (process_control_timeout) must end before ECS kills the task.
+func TestAppStopsWithinItsStopTimeout(t *testing.T) {
+	pool := appImageFile(t, "FPM_POOL")
+	m := regexp.MustCompile(`(?m)^process_control_timeout = ([0-9]+)s$`).FindStringSubmatch(pool)
+	if m == nil {
+		t.Fatal("the FPM pool sets no process_control_timeout")
+	}
+	fpm := atoi(m[1])
+	var defs []struct {
+		StopTimeout int `json:"stopTimeout"`
+	}
+	if err := json.Unmarshal([]byte(str(staging(t, nil).Named("aws:ecs/taskDefinition:TaskDefinition", "app-task"), "containerDefinitions")), &defs); err != nil {
+		t.Fatal(err)
+	}
+	if stop := defs[0].StopTimeout; fpm+10 > stop || stop > 120 {
+		t.Errorf("FPM takes up to %d s to stop, ECS waits %d s (Fargate allows 120): leave FPM room", fpm, stop)
 	}
 }

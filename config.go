@@ -85,6 +85,12 @@ type AwsConfig struct {
 	MercureMemory         int
 	DBEngineVersion       string
 	DBInstanceClass       string
+	DBMinAcu              float64
+	DBMaxAcu              float64
+	DBAutoPauseMinutes    int
+	PhpCapacity           string
+	PhpOnDemandTasks      int
+	CPUArchitecture       string
 	DBInstances           int
 	DBBackupRetentionDays int
 	CacheNodeType         string
@@ -161,13 +167,19 @@ var configKeys = []configKey{
 	{"phpCpu", "integer", 512, "aws", "CPU units of an app task (Fargate: 256, 512, 1024, 2048, 4096, 8192, 16384)."},
 	{"phpMemory", "integer", 1024, "aws", "Memory of an app task, in MiB; a size Fargate allows with phpCpu."},
 	{"phpMinTasks", "integer", 2, "aws", "Fewest app tasks; with 2 or more, they run in different AZs."},
+	{"phpCapacity", "string", "on-demand", "aws", "Where the app's tasks run: `on-demand` (Fargate), or `spot`: phpOnDemandTasks on Fargate, the rest on Fargate Spot (about 70% cheaper; AWS may stop a Spot task with 2 minutes' notice)."},
+	{"phpOnDemandTasks", "integer", 1, "aws", "With phpCapacity spot: the app tasks that stay on on-demand Fargate (at least 1)."},
+	{"cpuArchitecture", "string", "x86_64", "aws", "CPU of the tasks and of the images built for them: `x86_64`, or `arm64` (Graviton, about 20% cheaper; building needs an arm64 machine or emulation, see README)."},
 	{"phpMaxTasks", "integer", 6, "aws", "Most app tasks auto scaling may run."},
 	{"phpCpuTarget", "integer", 60, "aws", "Average CPU % that auto scaling keeps the app at."},
 	{"phpMemoryTarget", "integer", 75, "aws", "Average memory % that auto scaling keeps the app at."},
 	{"mercureCpu", "integer", 256, "aws", "CPU units of the Mercure task."},
 	{"mercureMemory", "integer", 512, "aws", "Memory of the Mercure task, in MiB."},
 	{"dbEngineVersion", "string", "8.0.mysql_aurora.3.08.2", "aws", "Aurora MySQL version (v3, MySQL 8.0-compatible)."},
-	{"dbInstanceClass", "string", "db.t4g.medium", "aws", "Instance class of the Aurora writer and readers."},
+	{"dbInstanceClass", "string", "db.t4g.medium", "aws", "Instance class of the Aurora writer and readers; `db.serverless` makes them Aurora Serverless v2, between dbMinAcu and dbMaxAcu."},
+	{"dbMinAcu", "string", "0.5", "aws", "Serverless v2: the fewest ACUs (0 to 256, in steps of 0.5). `0` lets the idle cluster pause; the first connection then waits about 15 s."},
+	{"dbMaxAcu", "string", "4", "aws", "Serverless v2: the most ACUs (1 to 256, in steps of 0.5)."},
+	{"dbAutoPauseMinutes", "integer", 30, "aws", "Serverless v2 with dbMinAcu 0: idle minutes before the cluster pauses (5 to 1440)."},
 	{"dbInstances", "integer", 2, "aws", "Aurora instances: a writer plus readers, each in another AZ (1 to 16; 1 has no failover)."},
 	{"dbBackupRetentionDays", "integer", 7, "aws", "Days of automated Aurora backups, for point-in-time recovery (1 to 35)."},
 	{"cacheNodeType", "string", "cache.t3.micro", "aws", "ElastiCache node type."},
@@ -267,6 +279,16 @@ func (r *reader) port(key string, allowZero bool) int {
 			allowed = "0 (not published) or a port from 1 to 65535"
 		}
 		r.fail(key, allowed, strconv.Quote(v))
+	}
+	return n
+}
+
+// acu reads a Serverless v2 capacity: a decimal from 0 to 256 in steps of 0.5.
+func (r *reader) acu(key string) float64 {
+	v := r.str(key)
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil || !components.ValidAcu(n) {
+		r.fail(key, "a capacity from 0 to 256 ACUs in steps of 0.5, such as 0.5 or 4", strconv.Quote(v))
 	}
 	return n
 }
@@ -380,7 +402,7 @@ func loadLocalConfig(r *reader) LocalConfig {
 var (
 	awsRegion     = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
 	auroraVersion = regexp.MustCompile(`^8\.0\.mysql_aurora\.3\.[0-9]{2}\.[0-9]+$`)
-	dbClass       = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
+	dbClass       = regexp.MustCompile(`^db\.(serverless|[a-z0-9]+\.[a-z0-9]+)$`)
 	cacheClass    = regexp.MustCompile(`^cache\.[a-z0-9]+\.[a-z0-9]+$`)
 	hostName      = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	zoneID        = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
@@ -425,6 +447,12 @@ func loadAwsConfig(r *reader, aws bool) AwsConfig {
 		MercureMemory:         r.integer("mercureMemory", 512, 122880),
 		DBEngineVersion:       r.str("dbEngineVersion"),
 		DBInstanceClass:       r.str("dbInstanceClass"),
+		DBMinAcu:              r.acu("dbMinAcu"),
+		DBMaxAcu:              r.acu("dbMaxAcu"),
+		DBAutoPauseMinutes:    r.integer("dbAutoPauseMinutes", 5, 1440),
+		PhpCapacity:           r.oneOf("phpCapacity", "on-demand", "spot"),
+		PhpOnDemandTasks:      r.integer("phpOnDemandTasks", 1, 100),
+		CPUArchitecture:       r.oneOf("cpuArchitecture", "x86_64", "arm64"),
 		DBInstances:           r.integer("dbInstances", 1, 16),
 		DBBackupRetentionDays: r.integer("dbBackupRetentionDays", 1, 35),
 		CacheNodeType:         r.str("cacheNodeType"),
@@ -449,7 +477,15 @@ func loadAwsConfig(r *reader, aws bool) AwsConfig {
 	}
 	match("awsRegion", a.Region, awsRegion, "an AWS region such as eu-central-1")
 	match("dbEngineVersion", a.DBEngineVersion, auroraVersion, "an Aurora MySQL 3 version such as 8.0.mysql_aurora.3.08.2")
-	match("dbInstanceClass", a.DBInstanceClass, dbClass, "an RDS instance class such as db.t4g.medium")
+	match("dbInstanceClass", a.DBInstanceClass, dbClass, "an RDS instance class such as db.t4g.medium, or db.serverless")
+	if a.DBInstanceClass == components.ServerlessClass {
+		if a.DBMaxAcu < 1 || a.DBMaxAcu < a.DBMinAcu {
+			r.fail("dbMaxAcu", fmt.Sprintf("at least 1 and at least dbMinAcu (%v)", a.DBMinAcu), a.DBMaxAcu)
+		}
+		if a.DBMinAcu == 0 && !components.AcuCanPause(a.DBEngineVersion) {
+			r.fail("dbMinAcu", "at least 0.5 with dbEngineVersion "+a.DBEngineVersion+" (0, the pause, needs Aurora MySQL 3.08.0 or later)", a.DBMinAcu)
+		}
+	}
 	match("cacheNodeType", a.CacheNodeType, cacheClass, "an ElastiCache node type such as cache.t3.micro")
 	if components.RedisParameterGroupFamily(a.CacheEngineVersion) == "" {
 		r.fail("cacheEngineVersion", "a Redis OSS version ElastiCache offers: 6.x, 6.0, 6.2, or 7.x such as 7.1", strconv.Quote(a.CacheEngineVersion))

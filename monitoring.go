@@ -265,17 +265,26 @@ func alarmSpecs(a AwsConfig, m monitored) []alarmSpec {
 			})
 	}
 	db := pulumi.StringMap{"DBClusterIdentifier": m.db.Cluster.ClusterIdentifier}
-	specs = append(specs,
-		alarmSpec{
-			name: "db-cpu-high", description: fmt.Sprintf("Aurora uses more than %d%% CPU.", t.CPUPercent),
-			namespace: "AWS/RDS", metric: "CPUUtilization", dimensions: db,
-			statistic: "Average", comparison: "GreaterThanThreshold", threshold: float64(t.CPUPercent), period: 300, periods: 2,
-		},
-		alarmSpec{
+	specs = append(specs, alarmSpec{
+		name: "db-cpu-high", description: fmt.Sprintf("Aurora uses more than %d%% CPU.", t.CPUPercent),
+		namespace: "AWS/RDS", metric: "CPUUtilization", dimensions: db,
+		statistic: "Average", comparison: "GreaterThanThreshold", threshold: float64(t.CPUPercent), period: 300, periods: 2,
+	})
+	if a.DBInstanceClass == components.ServerlessClass {
+		// Serverless v2 frees memory by scaling down, so freeable memory says little; a
+		// cluster held at its ceiling says it needs more.
+		specs = append(specs, alarmSpec{
+			name: "db-capacity-at-max", description: fmt.Sprintf("Aurora Serverless v2 has run at its maximum, %v ACUs, for 15 minutes.", a.DBMaxAcu),
+			namespace: "AWS/RDS", metric: "ServerlessDatabaseCapacity", dimensions: db,
+			statistic: "Minimum", comparison: "GreaterThanOrEqualToThreshold", threshold: a.DBMaxAcu, period: 300, periods: 3,
+		})
+	} else {
+		specs = append(specs, alarmSpec{
 			name: "db-freeable-memory-low", description: fmt.Sprintf("An Aurora instance has less than %d MiB of freeable memory.", t.DBFreeableMemoryMb),
 			namespace: "AWS/RDS", metric: "FreeableMemory", dimensions: db,
 			statistic: "Minimum", comparison: "LessThanThreshold", threshold: float64(t.DBFreeableMemoryMb) * 1024 * 1024, period: 300, periods: 2,
 		})
+	}
 	if a.DBInstances > 1 {
 		specs = append(specs, alarmSpec{
 			name: "db-replica-lag", description: fmt.Sprintf("An Aurora reader lags the writer by more than %d ms.", t.DBReplicaLagMs),

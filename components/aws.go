@@ -37,11 +37,28 @@ type AwsRuntime struct {
 	// EcrReaderAccounts are other AWS accounts whose principals may pull the stack's images
 	// (production's, when it runs elsewhere); default none.
 	EcrReaderAccounts []string
+	// CPUArchitecture is the tasks' CPU, and the platform images are built for: "x86_64"
+	// (default) or "arm64".
+	CPUArchitecture string
+	// CapacityProviders is the cluster's FARGATE and FARGATE_SPOT association, which a
+	// service on Fargate Spot waits for; required by the services.
+	CapacityProviders *ecs.ClusterCapacityProviders
+}
+
+// platform is the Docker platform of the runtime's architecture.
+func (rt AwsRuntime) platform() string {
+	if rt.CPUArchitecture == "arm64" {
+		return "linux/arm64"
+	}
+	return "linux/amd64"
 }
 
 func (rt AwsRuntime) withDefaults() AwsRuntime {
 	if rt.LogRetentionDays == 0 {
 		rt.LogRetentionDays = 7
+	}
+	if rt.CPUArchitecture == "" {
+		rt.CPUArchitecture = "x86_64"
 	}
 	return rt
 }
@@ -56,8 +73,11 @@ func (rt AwsRuntime) validate(component string, needsCluster bool) error {
 	if rt.KmsKeyArn == nil {
 		return fieldError(component, "Runtime.KmsKeyArn", "set", "nil")
 	}
-	if needsCluster && (rt.Cluster == nil || rt.Namespace == nil) {
-		return fieldError(component, "Runtime.Cluster and Runtime.Namespace", "set", "nil")
+	if needsCluster && (rt.Cluster == nil || rt.Namespace == nil || rt.CapacityProviders == nil) {
+		return fieldError(component, "Runtime.Cluster, Runtime.Namespace and Runtime.CapacityProviders", "set", "nil")
+	}
+	if rt.CPUArchitecture != "x86_64" && rt.CPUArchitecture != "arm64" {
+		return fieldError(component, "Runtime.CPUArchitecture", "x86_64 or arm64", rt.CPUArchitecture)
 	}
 	return nil
 }

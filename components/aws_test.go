@@ -232,7 +232,7 @@ func TestAwsArgsAreValidated(t *testing.T) {
 		{"hub needs a cluster", func(ctx *pulumi.Context, rt AwsRuntime) error {
 			_, err := NewAwsMercureHub(ctx, "x", &AwsMercureHubArgs{Runtime: rt, CorsOrigins: pulumi.StringArray{}, TargetGroupArn: pulumi.String("tg")})
 			return err
-		}, "mercure: Runtime.Cluster and Runtime.Namespace must be set"},
+		}, "mercure: Runtime.Cluster, Runtime.Namespace and Runtime.CapacityProviders must be set"},
 		{"idle timeout", func(ctx *pulumi.Context, rt AwsRuntime) error {
 			_, err := NewAwsLoadBalancer(ctx, "x", &AwsLoadBalancerArgs{Runtime: rt, IdleTimeout: 30})
 			return err

@@ -18,7 +18,15 @@ type AwsDatabaseArgs struct {
 	// EngineVersion is the Aurora MySQL 3 version; default "8.0.mysql_aurora.3.08.2".
 	EngineVersion string
 	// InstanceClass is the writer's and readers' class; default "db.t4g.medium".
+	// "db.serverless" makes them Aurora Serverless v2, between MinAcu and MaxAcu.
 	InstanceClass string
+	// MinAcu and MaxAcu bound Serverless v2 capacity, in steps of 0.5 ACU (0 to 256); MaxAcu
+	// defaults to 4. A MinAcu of 0 (its zero value) lets the idle cluster pause (Aurora MySQL
+	// 3.08.0 or later).
+	MinAcu, MaxAcu float64
+	// AutoPauseMinutes is how long a Serverless v2 cluster with MinAcu 0 idles before it
+	// pauses, 5 to 1440; default 30.
+	AutoPauseMinutes int
 	// Instances is the writer plus readers, each in the next AZ; default 2.
 	Instances int
 	// BackupRetentionDays keeps automated backups (point-in-time recovery); default 7.
@@ -39,8 +47,40 @@ func (a AwsDatabaseArgs) withDefaults() AwsDatabaseArgs {
 	if a.BackupRetentionDays == 0 {
 		a.BackupRetentionDays = 7
 	}
+	if a.MaxAcu == 0 {
+		a.MaxAcu = 4
+	}
+	if a.AutoPauseMinutes == 0 {
+		a.AutoPauseMinutes = 30
+	}
 	return a
 }
+
+// Serverless reports whether the instances are Aurora Serverless v2.
+func (a AwsDatabaseArgs) Serverless() bool { return a.InstanceClass == ServerlessClass }
+
+// ServerlessClass is the instance class of Aurora Serverless v2.
+const ServerlessClass = "db.serverless"
+
+// auroraMinor is the Aurora MySQL 3 minor version of an engine version such as
+// 8.0.mysql_aurora.3.08.2 (8), or -1.
+func auroraMinor(version string) int {
+	var minor, patch int
+	if _, err := fmt.Sscanf(version, "8.0.mysql_aurora.3.%d.%d", &minor, &patch); err != nil {
+		return -1
+	}
+	return minor
+}
+
+// ValidAcu reports whether acu is a Serverless v2 capacity: 0 to 256 in steps of 0.5.
+func ValidAcu(acu float64) bool {
+	return acu >= 0 && acu <= 256 && acu*2 == float64(int(acu*2))
+}
+
+// AcuCanPause reports whether an engine version lets a Serverless v2 cluster scale to 0 ACU
+// and pause: Aurora MySQL 3.08.0 and later (Aurora user guide, "Scaling to zero ACUs with
+// automatic pause and resume").
+func AcuCanPause(version string) bool { return auroraMinor(version) >= 8 }
 
 func (a AwsDatabaseArgs) validate() error {
 	if err := a.Runtime.validate("database", false); err != nil {
@@ -54,6 +94,17 @@ func (a AwsDatabaseArgs) validate() error {
 	}
 	if a.BackupRetentionDays < 1 || a.BackupRetentionDays > 35 {
 		return fieldError("database", "BackupRetentionDays", "1 to 35 (backups cannot be off)", a.BackupRetentionDays)
+	}
+	if a.Serverless() {
+		if !ValidAcu(a.MinAcu) || !ValidAcu(a.MaxAcu) || a.MaxAcu < a.MinAcu || a.MaxAcu < 1 {
+			return fieldError("database", "MinAcu and MaxAcu", "0 to 256 in steps of 0.5, MaxAcu at least 1 and MinAcu", fmt.Sprintf("%v and %v", a.MinAcu, a.MaxAcu))
+		}
+		if a.MinAcu == 0 && !AcuCanPause(a.EngineVersion) {
+			return fieldError("database", "MinAcu", "at least 0.5 with engine "+a.EngineVersion+" (0 needs Aurora MySQL 3.08.0 or later)", a.MinAcu)
+		}
+		if a.AutoPauseMinutes < 5 || a.AutoPauseMinutes > 1440 {
+			return fieldError("database", "AutoPauseMinutes", "5 to 1440", a.AutoPauseMinutes)
+		}
 	}
 	return nil
 }
@@ -98,6 +149,23 @@ func enhancedMonitoringRole(ctx *pulumi.Context, name string, rt AwsRuntime, par
 		PolicyArn: pulumi.Sprintf("arn:%s:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole", rt.Account.Partition),
 	}, pulumi.Parent(parent))
 	return role, err
+}
+
+// serverlessScaling is the cluster's Serverless v2 capacity range, or nil for provisioned
+// instances. With a minimum of 0, the cluster pauses after AutoPauseMinutes without
+// connections and resumes on the next one, in about 15 seconds.
+func serverlessScaling(a AwsDatabaseArgs) rds.ClusterServerlessv2ScalingConfigurationPtrInput {
+	if !a.Serverless() {
+		return nil
+	}
+	scaling := rds.ClusterServerlessv2ScalingConfigurationArgs{
+		MinCapacity: pulumi.Float64(a.MinAcu),
+		MaxCapacity: pulumi.Float64(a.MaxAcu),
+	}
+	if a.MinAcu == 0 {
+		scaling.SecondsUntilAutoPause = pulumi.Int(a.AutoPauseMinutes * 60)
+	}
+	return scaling
 }
 
 func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database) error {
@@ -180,6 +248,7 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 		SkipFinalSnapshot:                pulumi.Bool(false),
 		FinalSnapshotIdentifier:          pulumi.String(clusterID + "-final"),
 		EnabledCloudwatchLogsExports:     exports,
+		Serverlessv2ScalingConfiguration: serverlessScaling(a),
 	}, append(rt.stateful(d), pulumi.DependsOn(logGroups))...)
 	if err != nil {
 		return err

@@ -186,6 +186,7 @@ type imageBuild struct {
 	dockerfile string            // Dockerfile path; "" means <context>/Dockerfile
 	target     string            // multi-stage target; "" builds the last stage
 	args       map[string]string // build arguments
+	platform   string            // such as linux/arm64; "" builds for the engine's own
 }
 
 func (b imageBuild) dockerArgs() *docker.DockerBuildArgs {
@@ -200,6 +201,9 @@ func (b imageBuild) dockerArgs() *docker.DockerBuildArgs {
 	}
 	if b.target != "" {
 		args.Target = pulumi.String(b.target)
+	}
+	if b.platform != "" {
+		args.Platform = pulumi.String(b.platform)
 	}
 	if len(b.args) > 0 {
 		m := pulumi.StringMap{}

@@ -61,6 +61,7 @@ func newServiceImage(ctx *pulumi.Context, name string, rt AwsRuntime, ref string
 	if err != nil {
 		return nil, err
 	}
+	build.platform = rt.platform()
 	image, err := newPushedImage(ctx, name, repo, build, parent)
 	if err != nil {
 		return nil, err
@@ -142,7 +143,7 @@ func newRepository(ctx *pulumi.Context, name string, rt AwsRuntime, parent pulum
 	return repo, err
 }
 
-// newPushedImage builds an image for Fargate (linux/amd64) and pushes it to repo with
+// newPushedImage builds an image for Fargate (build.platform) and pushes it to repo with
 // credentials from ecr.getAuthorizationToken.
 //
 // Its tag is a hash of what goes into the build, then a build ID: "<content>-<build>". An
@@ -168,7 +169,6 @@ func newPushedImage(ctx *pulumi.Context, name string, repo *ecr.Repository, buil
 	}
 	auth := ecr.GetAuthorizationTokenOutput(ctx, ecr.GetAuthorizationTokenOutputArgs{RegistryId: repo.RegistryId}, pulumi.Parent(parent))
 	args := build.dockerArgs()
-	args.Platform = pulumi.String("linux/amd64")
 	return docker.NewImage(ctx, name+"-image", &docker.ImageArgs{
 		ImageName: pulumi.Sprintf("%s:%s-%s", repo.RepositoryUrl, tag, buildID.Hex),
 		Build:     args,
@@ -192,6 +192,10 @@ func (b imageBuild) contentTag() (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(h, "target=%s\n", b.target)
+	if b.platform != "linux/amd64" {
+		// Images built before platforms were hashed were all linux/amd64: they keep their tags.
+		fmt.Fprintf(h, "platform=%s\n", b.platform)
+	}
 	keys := make([]string, 0, len(b.args))
 	for k := range b.args {
 		keys = append(keys, k)

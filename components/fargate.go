@@ -30,8 +30,12 @@ type fargateSpec struct {
 	// stopping old ones; 0/100 stops the old task first.
 	minHealthyPercent, maxPercent int
 	// scaled hands desiredCount to auto scaling after creation.
-	scaled   bool
-	registry *servicediscovery.Service
+	scaled bool
+	// onDemandBase, when spot is set, is how many tasks stay on on-demand Fargate; the rest
+	// run on Fargate Spot.
+	spot         bool
+	onDemandBase int
+	registry     *servicediscovery.Service
 }
 
 type fargateService struct {
@@ -121,7 +125,7 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 		RequiresCompatibilities: pulumi.StringArray{pulumi.String("FARGATE")},
 		RuntimePlatform: ecs.TaskDefinitionRuntimePlatformArgs{
 			OperatingSystemFamily: pulumi.String("LINUX"),
-			CpuArchitecture:       pulumi.String("X86_64"),
+			CpuArchitecture:       pulumi.String(strings.ToUpper(rt.CPUArchitecture)),
 		},
 		ExecutionRoleArn:     execRole.Arn,
 		TaskRoleArn:          taskRole.Arn,
@@ -170,7 +174,19 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 	if spec.registry != nil {
 		args.ServiceRegistries = ecs.ServiceServiceRegistriesArgs{RegistryArn: spec.registry.Arn}
 	}
-	opts := []pulumi.ResourceOption{pulumi.Parent(parent)}
+	// Fargate Spot runs a task until AWS needs the capacity back, then stops it with two
+	// minutes' notice (SIGTERM; the app's entrypoint stops Nginx and FPM gracefully well
+	// within stopTimeout). The base stays on on-demand Fargate, so the service never runs on
+	// Spot alone. (A service with a strategy has no launch type; switching replaces the
+	// service, a new one beside the old, as its name is generated.)
+	if spec.spot {
+		args.LaunchType = nil
+		args.CapacityProviderStrategies = ecs.ServiceCapacityProviderStrategyArray{
+			ecs.ServiceCapacityProviderStrategyArgs{CapacityProvider: pulumi.String("FARGATE"), Base: pulumi.Int(spec.onDemandBase), Weight: pulumi.Int(0)},
+			ecs.ServiceCapacityProviderStrategyArgs{CapacityProvider: pulumi.String("FARGATE_SPOT"), Weight: pulumi.Int(1)},
+		}
+	}
+	opts := []pulumi.ResourceOption{pulumi.Parent(parent), pulumi.DependsOn([]pulumi.Resource{rt.CapacityProviders})}
 	if spec.scaled {
 		// After creation the count belongs to auto scaling: `pulumi up` must not reset it.
 		opts = append(opts, pulumi.IgnoreChanges([]string{"desiredCount"}))

@@ -25,6 +25,10 @@ type AwsPhpServiceArgs struct {
 	CPU, Memory int
 	// MinTasks and MaxTasks bound auto scaling; default 2 and 6. Tasks spread over the AZs.
 	MinTasks, MaxTasks int
+	// Spot runs the tasks beyond OnDemandTasks on Fargate Spot; default false (all on-demand).
+	Spot bool
+	// OnDemandTasks is how many tasks stay on on-demand Fargate with Spot; default 1.
+	OnDemandTasks int
 	// CPUTarget and MemoryTarget are the average utilisation (%) auto scaling keeps; default
 	// 60 and 75.
 	CPUTarget, MemoryTarget int
@@ -45,7 +49,7 @@ func (a AwsPhpServiceArgs) withDefaults() AwsPhpServiceArgs {
 	defaults := []struct {
 		field *int
 		value int
-	}{{&a.CPU, 512}, {&a.Memory, 1024}, {&a.MinTasks, 2}, {&a.MaxTasks, 6}, {&a.CPUTarget, 60}, {&a.MemoryTarget, 75}}
+	}{{&a.CPU, 512}, {&a.Memory, 1024}, {&a.MinTasks, 2}, {&a.MaxTasks, 6}, {&a.CPUTarget, 60}, {&a.MemoryTarget, 75}, {&a.OnDemandTasks, 1}}
 	for _, d := range defaults {
 		if *d.field == 0 {
 			*d.field = d.value
@@ -143,6 +147,8 @@ func newPhpFargate(ctx *pulumi.Context, name string, a AwsPhpServiceArgs, p *Php
 		minHealthyPercent: 100,
 		maxPercent:        200,
 		scaled:            true,
+		spot:              a.Spot,
+		onDemandBase:      a.OnDemandTasks,
 	}, p)
 	if err != nil {
 		return err
