@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -61,7 +62,7 @@ func TestSmokeNamesTheServiceThatRefusesTheApp(t *testing.T) {
 // dependency is up and a short reason: no versions, extension lists or exception text.
 func assertStatusBodyTellsNoMore(t *testing.T, url string) {
 	t.Helper()
-	resp, err := http.Get(url + "/status.php")
+	resp, err := http.Get(url + "/status.php?deps=1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +119,58 @@ func requirePhpExtensions(t *testing.T, php string, names ...string) {
 			t.Skipf("PHP lacks the %s extension; skipping", n)
 		}
 	}
+}
+
+// The health checks' /status.php answers without a connection to MySQL: a check every few
+// seconds from each task and the load balancer would keep an idle Aurora Serverless v2
+// cluster from ever pausing.
+func TestHealthCheckLeavesTheDatabaseAlone(t *testing.T) {
+	php := tool(t, "php")
+	requirePhpExtensions(t, php, "pdo_mysql", "redis")
+	readFiles(t, "app/public")
+	db := startMariaDB(t)
+	redis := startRedis(t, "redis-password")
+	url := serveStandIn(t, php, []string{
+		"DATABASE_URL=mysql://sudoku_user:db-password@" + db + "/sudoku?serverVersion=8.4.0&charset=utf8mb4",
+		"REDIS_URL=redis://default:redis-password@" + redis,
+	})
+	connections := func() int {
+		out, err := exec.Command(tool(t, "mariadb"), "--no-defaults", "-h", "127.0.0.1", "-P", portOf(db), "-usudoku_user", "-pdb-password",
+			"-N", "-e", "SHOW GLOBAL STATUS LIKE 'Connections'").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return atoi(strings.Fields(string(out))[1])
+	}
+	get := func(path string) string {
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %s", path, resp.Status)
+		}
+		return string(body)
+	}
+	before := connections()
+	for range 5 {
+		if body := get("/status.php"); strings.TrimSpace(body) != `{"status":"alive"}` {
+			t.Errorf("the health check's answer: %s", body)
+		}
+	}
+	if n := connections() - before; n != 1 { // the count includes the query that reads it
+		t.Errorf("5 health checks opened %d connections to MySQL", n-1)
+	}
+	if body := get("/status.php?deps=1"); !strings.Contains(body, `"database"`) || connections()-before < 3 {
+		t.Errorf("?deps=1 did not check MySQL: %s", body)
+	}
+}
+
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
 }
 
 // startMariaDB runs a throwaway MariaDB on loopback with the app's database and user

@@ -102,8 +102,9 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // phpHealth asks the app's status page, through Nginx and PHP-FPM. It checks that the app
-// serves, not that MySQL and Redis answer: an outage of either must not get every app
-// container killed and restarted. status.php reports them in its JSON body.
+// serves, not that MySQL and Redis answer (status.php touches them only with ?deps=1 or
+// ?strict=1): an outage of either must not get every app container killed and restarted,
+// and an idle Aurora Serverless cluster must be able to pause.
 var phpHealth = healthCheck{
 	command:     fmt.Sprintf("curl -fsS -o /dev/null http://127.0.0.1:%d/status.php", PhpPort),
 	interval:    15,

@@ -29,8 +29,8 @@ header('Content-Type: text/html; charset=utf-8');
         Point the stack's <code>appPath</code> setting at the real app to replace it.
     </p>
     <p>
-        <a href="/status.php">/status.php</a> reports, as JSON, whether the app reaches
-        its database and Redis.
+        <a href="/status.php?deps=1">/status.php?deps=1</a> reports, as JSON, whether the app
+        reaches its database and Redis.
     </p>
     <?php if ($mercurePublicUrl !== ''): ?>
         <p>

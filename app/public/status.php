@@ -1,12 +1,16 @@
 <?php
 
-// Status of the stand-in app, as JSON: PHP, and whether MySQL and Redis answer.
+// Status of the stand-in app, as JSON.
 //
-// It answers 200 even when MySQL or Redis are down: the container health checks and the
-// load balancer's target checks call it, and an outage of a shared service must not
-// get every app container killed and replaced, which would only add an app outage to
-// it. The body says "degraded" instead. With ?strict=1 it answers 503 when degraded,
-// for a person or a smoke test that wants the whole chain to work.
+// /status.php answers 200 once PHP serves: the container health checks and the load
+// balancer's target checks ask only that. It does not touch MySQL or Redis: an outage of a
+// shared service must not get every app container killed and replaced, which would only add
+// an app outage to it, and a check every few seconds would keep an idle Aurora Serverless
+// cluster from ever pausing.
+//
+// /status.php?deps=1 also reports whether MySQL and Redis let the app in, still with 200
+// ("degraded" in the body when not). With ?strict=1 it answers 503 when degraded, for a
+// person or a smoke test (cmd/smoke) that wants the whole chain to work.
 //
 // The body says only whether each dependency is up and, if not, a short reason
 // (access-denied, unreachable, timeout, ...): no versions, extension lists or exception
@@ -207,6 +211,14 @@ function checkRedis(string $url): void
     }
 }
 
+$strict = ($_GET['strict'] ?? null) === '1';
+if (!$strict && ($_GET['deps'] ?? null) !== '1') {
+    header('Content-Type: application/json');
+    header('Cache-Control: no-store');
+    echo json_encode(['status' => 'alive'], JSON_THROW_ON_ERROR), "\n";
+    exit;
+}
+
 $databaseUrl = env('DATABASE_URL');
 $redisUrl = env('REDIS_URL');
 
@@ -225,7 +237,6 @@ $body = [
     'redis' => $redis,
 ];
 
-$strict = ($_GET['strict'] ?? null) === '1';
 http_response_code($strict && $status !== 'ok' ? 503 : 200);
 header('Content-Type: application/json');
 header('Cache-Control: no-store');
