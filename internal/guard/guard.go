@@ -3,15 +3,12 @@
 package guard
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/sudoku/infra/internal/preview"
 )
 
 // Stateful are the resource types whose replacement or deletion loses data or credentials,
@@ -36,49 +33,6 @@ var Stateful = map[string]string{
 	"random:index/randomPassword:RandomPassword":        "generated credential (what stored the old one, such as a database, refuses the new one until it is rolled out)",
 }
 
-// ops are the step operations of `pulumi preview --json` (apitype.OpType in the Pulumi SDK),
-// with what each does to the resource that exists before the step: "" keeps it, "delete" and
-// "replace" lose it. An op missing here is an error, never a pass.
-var ops = map[string]string{
-	"same":                   "",
-	"create":                 "",
-	"update":                 "",
-	"read":                   "",
-	"refresh":                "",
-	"import":                 "",
-	"discard":                "",
-	"discard-replaced":       "",
-	"delete":                 "delete",
-	"replace":                "replace",
-	"create-replacement":     "replace",
-	"delete-replaced":        "replace",
-	"read-replacement":       "replace",
-	"import-replacement":     "replace",
-	"remove-pending-replace": "replace",
-}
-
-// stackType is the type of the root stack resource: every successful preview has its step.
-const stackType = "pulumi:pulumi:Stack"
-
-// preview is the part of `pulumi preview --json` the guard reads.
-type preview struct {
-	Steps       *[]step `json:"steps"`
-	Diagnostics []struct {
-		URN      string `json:"urn"`
-		Message  string `json:"message"`
-		Severity string `json:"severity"`
-	} `json:"diagnostics"`
-}
-
-type step struct {
-	Op             string   `json:"op"`
-	URN            string   `json:"urn"`
-	ReplaceReasons []string `json:"replaceReasons"`
-	OldState       *struct {
-		Protect bool `json:"protect"`
-	} `json:"oldState"`
-}
-
 // Finding is one stateful resource the preview would replace or delete.
 type Finding struct {
 	Change    string // "replace" or "delete"
@@ -90,69 +44,36 @@ type Finding struct {
 }
 
 // ErrFailedPreview is returned for a preview that reports errors: it cannot be judged.
-var ErrFailedPreview = errors.New("the preview failed")
+var ErrFailedPreview = preview.ErrFailed
 
 // Check reads `pulumi preview --json` and returns the stateful resources it would replace
-// or delete. Anything that is not a complete, successful preview is an error, never a pass:
-// malformed or repeated JSON, a key given twice, an op the guard does not know, a preview
-// that reports errors, and one without the root stack's step.
+// or delete. Anything that is not a complete, successful preview is an error, never a pass
+// (preview.Read).
 func Check(r io.Reader) ([]Finding, error) {
-	data, err := io.ReadAll(r)
+	p, err := preview.Read(r)
 	if err != nil {
 		return nil, err
 	}
-	if err := strictJSON(data); err != nil {
-		return nil, fmt.Errorf("not JSON from `pulumi preview --json`: %w", err)
-	}
-	var p preview
-	if err := json.Unmarshal(data, &p); err != nil {
-		return nil, fmt.Errorf("not JSON from `pulumi preview --json`: %w", err)
-	}
-	var failures []string
-	for _, d := range p.Diagnostics {
-		if d.Severity == "error" {
-			failures = append(failures, strings.TrimSpace(d.Message))
-		}
-	}
-	if len(failures) > 0 {
-		return nil, fmt.Errorf("%w: %s", ErrFailedPreview, strings.Join(failures, "; "))
-	}
-	if p.Steps == nil {
-		return nil, errors.New(`not a preview: the JSON has no "steps" (run pulumi preview --json)`)
-	}
-
 	found := map[string]*Finding{}
-	sawStack := false
-	for _, s := range *p.Steps {
-		change, known := ops[s.Op]
-		if !known {
-			return nil, fmt.Errorf("step %q on %s: an operation the guard does not know, so it cannot judge the preview", s.Op, s.URN)
-		}
-		urn, err := resource.ParseURN(s.URN)
-		if err != nil {
-			return nil, fmt.Errorf("step %q has no valid URN %q: %w", s.Op, s.URN, err)
-		}
-		typ := string(urn.Type())
-		sawStack = sawStack || typ == stackType
+	for _, s := range p.Steps {
+		change := preview.Ops[s.Op]
+		typ := s.Type()
 		what, stateful := Stateful[typ]
 		if change == "" || !stateful {
 			continue
 		}
 		f := found[s.URN]
 		if f == nil {
-			f = &Finding{Change: change, Name: urn.Name(), Type: typ, What: what}
+			f = &Finding{Change: change, Name: s.Name(), Type: typ, What: what}
 			found[s.URN] = f
 		}
 		if change == "replace" {
 			f.Change = "replace"
 		}
 		f.Reasons = appendUnique(f.Reasons, s.ReplaceReasons...)
-		if s.OldState != nil && s.OldState.Protect {
+		if s.Old != nil && s.Old.Protect {
 			f.Protected = true
 		}
-	}
-	if !sawStack {
-		return nil, fmt.Errorf("an incomplete preview: no step for the root stack (%s); every successful preview has one", stackType)
 	}
 	findings := make([]Finding, 0, len(found))
 	for _, f := range found {
@@ -165,55 +86,6 @@ func Check(r io.Reader) ([]Finding, error) {
 		return findings[i].Name < findings[j].Name
 	})
 	return findings, nil
-}
-
-// strictJSON accepts exactly one JSON document in which no object has a key twice:
-// encoding/json keeps the last of two "steps" keys, and a last, empty one would hide the
-// first's replacements.
-func strictJSON(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := noDuplicateKeys(dec); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("more than one document")
-	}
-	return nil
-}
-
-// noDuplicateKeys reads one value from dec, failing on an object with a repeated key.
-func noDuplicateKeys(dec *json.Decoder) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	switch tok {
-	case json.Delim('{'):
-		keys := map[string]bool{}
-		for dec.More() {
-			k, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			key := k.(string)
-			if keys[key] {
-				return fmt.Errorf("the key %q appears twice in one object", key)
-			}
-			keys[key] = true
-			if err := noDuplicateKeys(dec); err != nil {
-				return err
-			}
-		}
-		_, err = dec.Token()
-	case json.Delim('['):
-		for dec.More() {
-			if err := noDuplicateKeys(dec); err != nil {
-				return err
-			}
-		}
-		_, err = dec.Token()
-	}
-	return err
 }
 
 func appendUnique(list []string, more ...string) []string {
