@@ -228,7 +228,8 @@ func availabilityZones(ctx *pulumi.Context, a AwsConfig, provider *aws.Provider)
 	return zones.Names[:a.AzCount], nil
 }
 
-// ecsCluster is the stack's ECS cluster, with Container Insights. With ecsExec, it also
+// ecsCluster is the stack's ECS cluster, with Container Insights unless containerInsights is
+// false. With ecsExec, it also
 // makes the log group ECS Exec sessions are logged to, and has the sessions and their log
 // encrypted with the stack's key; without, it returns no log group, and no task allows
 // ECS Exec.
@@ -236,7 +237,7 @@ func ecsCluster(ctx *pulumi.Context, a AwsConfig, key *kms.Key, provider *aws.Pr
 	args := &ecs.ClusterArgs{
 		Name: pulumi.String(fmt.Sprintf("%s-%s", ctx.Project(), ctx.Stack())),
 		Settings: ecs.ClusterSettingArray{
-			ecs.ClusterSettingArgs{Name: pulumi.String("containerInsights"), Value: pulumi.String("enabled")},
+			ecs.ClusterSettingArgs{Name: pulumi.String("containerInsights"), Value: pulumi.String(map[bool]string{true: "enabled", false: "disabled"}[a.ContainerInsights])},
 		},
 	}
 	var execLogs *cloudwatch.LogGroup

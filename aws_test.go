@@ -576,7 +576,7 @@ func TestStagingMonitoring(t *testing.T) {
 	for _, want := range []string{
 		"http-5xx-rate", "app-unhealthy-targets", "mercure-unhealthy-targets", "app-p95-latency",
 		"app-tasks-below-desired", "mercure-tasks-below-desired", "app-cpu-high", "app-memory-high",
-		"mercure-cpu-high", "mercure-memory-high", "db-cpu-high", "db-freeable-memory-low", "db-replica-lag",
+		"mercure-cpu-high", "mercure-memory-high", "db-cpu-high", "db-capacity-at-max", "db-replica-lag",
 		"redis-1-cpu-high", "redis-1-memory-high", "redis-1-evictions", "redis-2-evictions",
 	} {
 		if !alarms[want] {
@@ -1094,7 +1094,7 @@ func TestStagingCostLevers(t *testing.T) {
 		if run.Named("aws:cloudwatch/metricAlarm:MetricAlarm", "alarm-db-capacity-at-max") == nil || run.Named("aws:cloudwatch/metricAlarm:MetricAlarm", "alarm-db-freeable-memory-low") != nil {
 			t.Error("a serverless cluster is watched for being held at its maximum, not for freeable memory")
 		}
-		if _, ok := staging(t, nil).Named("aws:rds/cluster:Cluster", "db-cluster").Inputs["serverlessv2ScalingConfiguration"]; ok {
+		if _, ok := staging(t, map[string]string{"dbInstanceClass": "db.t4g.medium"}).Named("aws:rds/cluster:Cluster", "db-cluster").Inputs["serverlessv2ScalingConfiguration"]; ok {
 			t.Error("provisioned instances got a Serverless v2 configuration")
 		}
 		for overrides, key := range map[[2]string]string{

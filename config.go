@@ -75,6 +75,7 @@ type AwsConfig struct {
 	Waf                   bool
 	WafRateLimit          int
 	EcsExec               bool
+	ContainerInsights     bool
 	PhpCPU                int
 	PhpMemory             int
 	PhpMinTasks           int
@@ -164,6 +165,7 @@ var configKeys = []configKey{
 	{"waf", "boolean", true, "aws", "Put an AWS WAF web ACL in front of the load balancer: AWS's common, known-bad-inputs and anonymous-IP rule groups, and a per-IP rate limit (about $9 a month plus $0.60 per million requests)."},
 	{"wafRateLimit", "integer", 1000, "aws", "Requests one IP address may make in 5 minutes before the WAF blocks it (100 to 2000000000)."},
 	{"ecsExec", "boolean", false, "aws", "Allow ECS Exec (`aws ecs execute-command`) into the tasks; sessions are logged to an encrypted log group."},
+	{"containerInsights", "boolean", true, "aws", "ECS Container Insights: per-task CPU, memory, network and storage metrics (about $3 a month per service)."},
 	{"phpCpu", "integer", 512, "aws", "CPU units of an app task (Fargate: 256, 512, 1024, 2048, 4096, 8192, 16384)."},
 	{"phpMemory", "integer", 1024, "aws", "Memory of an app task, in MiB; a size Fargate allows with phpCpu."},
 	{"phpMinTasks", "integer", 2, "aws", "Fewest app tasks; with 2 or more, they run in different AZs."},
@@ -437,6 +439,7 @@ func loadAwsConfig(r *reader, aws bool) AwsConfig {
 		Waf:                   r.boolean("waf"),
 		WafRateLimit:          r.integer("wafRateLimit", 100, 2000000000),
 		EcsExec:               r.boolean("ecsExec"),
+		ContainerInsights:     r.boolean("containerInsights"),
 		PhpCPU:                r.integer("phpCpu", 256, 16384),
 		PhpMemory:             r.integer("phpMemory", 512, 122880),
 		PhpMinTasks:           r.integer("phpMinTasks", 1, 100),

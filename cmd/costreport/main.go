@@ -1,0 +1,86 @@
+// Command costreport estimates what a stack costs a month, and what a change costs, from
+// `pulumi preview --json` and the price table in internal/cost/prices.json.
+//
+//	pulumi preview --stack staging --json --show-sames --show-replacement-steps > preview.json
+//	go run ./cmd/costreport [-format text|markdown] [-assume name=value]... preview.json   (or - for stdin)
+//
+// Without --show-sames, the preview leaves out what the change keeps, and the totals are
+// those of the changed resources only. Exit status: 0 with the report, 2 when the input is
+// not a successful preview (as previewguard).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/sudoku/infra/internal/cost"
+	"github.com/sudoku/infra/internal/preview"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+type assumptions []string
+
+func (a *assumptions) String() string     { return strings.Join(*a, ",") }
+func (a *assumptions) Set(v string) error { *a = append(*a, v); return nil }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("costreport", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	format := flags.String("format", "text", "output format: text or markdown")
+	title := flags.String("title", "Cost", "the markdown report's heading")
+	var assume assumptions
+	flags.Var(&assume, "assume", "name=value: change a usage assumption (repeatable; the report lists them)")
+	flags.Usage = func() {
+		fmt.Fprintln(stderr, "usage: costreport [-format text|markdown] [-assume name=value]... PREVIEW.json|-")
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	if flags.NArg() != 1 || (*format != "text" && *format != "markdown") {
+		flags.Usage()
+		return 2
+	}
+	table, err := cost.DefaultTable()
+	if err != nil {
+		fmt.Fprintf(stderr, "costreport: %v\n", err)
+		return 2
+	}
+	for _, a := range assume {
+		if err := table.Assume(a); err != nil {
+			fmt.Fprintf(stderr, "costreport: %v\n", err)
+			return 2
+		}
+	}
+	in := stdin
+	if name := flags.Arg(0); name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			fmt.Fprintf(stderr, "costreport: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		in = f
+	}
+	p, err := preview.Read(in)
+	if err != nil {
+		fmt.Fprintf(stderr, "costreport: %v\n", err)
+		if *format == "markdown" {
+			fmt.Fprintf(stdout, "### :x: %s: could not read the preview\n\n%v\n", *title, err)
+		}
+		return 2
+	}
+	report := cost.Estimate(p, table)
+	if *format == "markdown" {
+		fmt.Fprint(stdout, report.Markdown(*title))
+	} else {
+		fmt.Fprint(stdout, report.Text())
+	}
+	return 0
+}
