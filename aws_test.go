@@ -1098,7 +1098,7 @@ func TestStagingCostLevers(t *testing.T) {
 			t.Error("provisioned instances got a Serverless v2 configuration")
 		}
 		for overrides, key := range map[[2]string]string{
-			{"8.0.mysql_aurora.3.07.1", "0"}: "sudoku:dbMinAcu",
+			{"8.0.mysql_aurora.3.07.1", "0"}:   "sudoku:dbMinAcu",
 			{"8.0.mysql_aurora.3.08.2", "0.3"}: "sudoku:dbMinAcu",
 		} {
 			_, err := runStack(t, "staging", map[string]string{"dbInstanceClass": "db.serverless", "dbEngineVersion": overrides[0], "dbMinAcu": overrides[1]})
