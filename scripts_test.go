@@ -110,7 +110,24 @@ func TestCIGuardStep(t *testing.T) {
 			if want := "destructive=" + c.destructive; !strings.Contains(outputs, want) {
 				t.Errorf("outputs %q, want %s\n%s", outputs, want, log)
 			}
+			// The cost of the change follows the findings.
+			if !strings.Contains(log, "### Cost of this change to staging: $") {
+				t.Errorf("no cost report under the findings:\n%s", log)
+			}
 		})
+	}
+}
+
+// The cost report needs what a change keeps, which a preview shows only with --show-sames.
+func TestCIGuardAsksForSames(t *testing.T) {
+	args := filepath.Join(t.TempDir(), "args")
+	create, _ := filepath.Abs("cmd/previewguard/testdata/create-only.json")
+	env := withFakes(t, map[string]string{"pulumi": `echo "$*" >"` + args + `"; cat '` + create + `'`})
+	if log, _, err := ciScript(t, env, "guard"); err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	if got, _ := os.ReadFile(args); !strings.Contains(" "+string(got), " --show-sames ") {
+		t.Errorf("pulumi preview %s", got)
 	}
 }
 

@@ -32,16 +32,25 @@ select_stack() {
 	pulumi stack select "$stack" "${args[@]}"
 }
 
-# guard writes the findings (guard.md) and the step outputs destructive=true|false. It fails when the
-# preview fails or cannot be read: a preview nobody could judge is not a pass.
+# guard writes the findings (guard.md), then the cost of the change under them, and the step
+# outputs destructive=true|false. It fails when the preview fails or cannot be read: a
+# preview nobody could judge is not a pass.
 guard() {
 	local preview_status=0 guard_status=0
 	# Built, not `go run`: go run turns every non-zero exit into 1, and 1 and 2 differ here.
 	go build -o "$work/previewguard" ./cmd/previewguard
+	go build -o "$work/costreport" ./cmd/costreport
 	# --show-replacement-steps: without it, the JSON has only the logical "replace" step of a
 	# delete-before-replace, and the dependents it deletes first are not in it at all.
-	pulumi preview --stack "$stack" --json --show-replacement-steps --non-interactive >"$work/preview.json" || preview_status=$?
+	# --show-sames: without it, the cost report would not see what the change keeps.
+	pulumi preview --stack "$stack" --json --show-replacement-steps --show-sames --non-interactive >"$work/preview.json" || preview_status=$?
 	"$work/previewguard" -format markdown "$work/preview.json" >"$findings" || guard_status=$?
+	if [ "$guard_status" -lt 2 ] && [ "$preview_status" -eq 0 ]; then
+		{
+			echo
+			"$work/costreport" -format markdown -title "Cost of this change to $stack" "$work/preview.json"
+		} >>"$findings" || echo "::warning::The cost report failed; the guard's findings stand."
+	fi
 	cat "$findings"
 	if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
 		cat "$findings" >>"$GITHUB_STEP_SUMMARY"
