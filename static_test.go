@@ -181,7 +181,11 @@ func TestAppImageServesOnlyTheFrontControllers(t *testing.T) {
 	startServer(t, exec.Command(nginx, "-e", "/dev/stderr", "-c", appNginxConfig(t, addr, public, fpmAddr), "-g", "daemon off;"))
 	waitForPort(t, addr)
 
-	get := func(path string, header ...string) (*http.Response, string) {
+	type answer struct {
+		StatusCode int
+		Header     http.Header
+	}
+	get := func(path string, header ...string) (answer, string) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
 		for i := 0; i+1 < len(header); i += 2 {
@@ -193,7 +197,7 @@ func TestAppImageServesOnlyTheFrontControllers(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		return resp, string(body)
+		return answer{resp.StatusCode, resp.Header}, string(body)
 	}
 	for _, c := range []struct {
 		path   string
@@ -332,7 +336,8 @@ func TestMercureHubRunsFromTheCaddyfile(t *testing.T) {
 		}
 		env = append(env, e)
 	}
-	cmd.Env = append(env, "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "PATH="+os.Getenv("PATH"))
+	env = append(env, "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "PATH="+os.Getenv("PATH"))
+	cmd.Env = env
 	var logs strings.Builder
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -444,7 +449,8 @@ func TestAppEntrypointReadsSecretFiles(t *testing.T) {
 	entrypoint := writeTemp(t, "app-entrypoint", appImageFile(t, "ENTRYPOINT"))
 	run := func(env ...string) (string, error) {
 		cmd := exec.Command(bash, entrypoint, "env")
-		cmd.Env = append(env, "PATH="+os.Getenv("PATH"))
+		env = append(env, "PATH="+os.Getenv("PATH"))
+		cmd.Env = env
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}

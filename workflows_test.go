@@ -81,8 +81,8 @@ func TestDeployRunsOnlyFromMain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job := string(data)[strings.Index(string(data), "\n  deploy:"):]
-	if !strings.Contains(job, "if: github.ref == 'refs/heads/main'") {
+	_, job, found := strings.Cut(string(data), "\n  deploy:")
+	if !found || !strings.Contains(job, "if: github.ref == 'refs/heads/main'") {
 		t.Error("the deploy job has no `if: github.ref == 'refs/heads/main'`")
 	}
 }
