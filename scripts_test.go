@@ -118,6 +118,27 @@ func TestCIGuardStep(t *testing.T) {
 	}
 }
 
+// The preview comment shows the stack's architecture after the change, and says whether it
+// differs from the README's diagram.
+func TestCIGuardDrawsTheArchitecture(t *testing.T) {
+	for _, c := range []struct {
+		overrides map[string]string
+		note      string
+	}{{nil, "(as the README draws it)"}, {map[string]string{"waf": "true"}, "(it differs from the README's: run make golden to redraw that)"}} {
+		previewFile := filepath.Join(t.TempDir(), "preview.json")
+		if err := os.WriteFile(previewFile, mustRun(t, "staging", c.overrides).PreviewJSON(nil), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		log, _, err := ciScript(t, withFakes(t, map[string]string{"pulumi": "cat " + previewFile}), "guard")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, log)
+		}
+		if want := "<details><summary>Architecture of staging after this change " + c.note; !strings.Contains(log, want) || !strings.Contains(log, "```mermaid\nflowchart LR") {
+			t.Errorf("no %q in:\n%s", want, log)
+		}
+	}
+}
+
 // The cost report needs what a change keeps, which a preview shows only with --show-sames.
 func TestCIGuardAsksForSames(t *testing.T) {
 	args := filepath.Join(t.TempDir(), "args")

@@ -40,6 +40,7 @@ guard() {
 	# Built, not `go run`: go run turns every non-zero exit into 1, and 1 and 2 differ here.
 	go build -o "$work/previewguard" ./cmd/previewguard
 	go build -o "$work/costreport" ./cmd/costreport
+	go build -o "$work/diagram" ./cmd/diagram
 	# --show-replacement-steps: without it, the JSON has only the logical "replace" step of a
 	# delete-before-replace, and the dependents it deletes first are not in it at all.
 	# --show-sames: without it, the cost report would not see what the change keeps.
@@ -50,6 +51,7 @@ guard() {
 			echo
 			"$work/costreport" -format markdown -title "Cost of this change to $stack" "$work/preview.json"
 		} >>"$findings" || echo "::warning::The cost report failed; the guard's findings stand."
+		architecture >>"$findings"
 	fi
 	cat "$findings"
 	if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
@@ -65,6 +67,21 @@ guard() {
 	if [ -n "${GITHUB_OUTPUT:-}" ]; then
 		echo "destructive=$destructive" >>"$GITHUB_OUTPUT"
 	fi
+}
+
+# architecture prints the stack's diagram after the change (cmd/diagram), collapsed, and
+# whether it differs from the one in the README.
+architecture() {
+	local drawn readme note name=${stack##*/}
+	drawn=$("$work/diagram" -markdown "$work/preview.json" 2>/dev/null) || return 0
+	readme=$(sed -n "/<!-- diagram-$name:begin/,/<!-- diagram-$name:end/p" README.md | sed '1d;$d')
+	note="as the README draws it"
+	if [ -z "$readme" ]; then
+		note="the README draws no diagram of this stack"
+	elif [ "$drawn" != "$readme" ]; then
+		note="it differs from the README's: run make golden to redraw that"
+	fi
+	printf '\n<details><summary>Architecture of %s after this change (%s)</summary>\n\n%s\n\n</details>\n' "$name" "$note" "$drawn"
 }
 
 # annotate_comment inserts the findings under the heading of the comment pulumi/actions

@@ -15,6 +15,7 @@ import (
 func (m *Monitor) PreviewJSON(before State) []byte {
 	type state struct {
 		URN     string         `json:"urn"`
+		ID      string         `json:"id,omitempty"`
 		Type    string         `json:"type"`
 		Parent  string         `json:"parent,omitempty"`
 		Inputs  map[string]any `json:"inputs"`
@@ -35,9 +36,9 @@ func (m *Monitor) PreviewJSON(before State) []byte {
 	seen := map[string]bool{}
 	for _, r := range m.Resources() {
 		seen[r.URN] = true
-		s := step{Op: r.Op(), URN: r.URN, NewState: &state{URN: r.URN, Type: r.Type, Parent: r.Parent, Inputs: plainMap(r.Inputs), Outputs: plainMap(r.Outputs)}}
+		s := step{Op: r.Op(), URN: r.URN, NewState: &state{URN: r.URN, ID: r.ID, Type: r.Type, Parent: r.Parent, Inputs: plainMap(r.Inputs), Outputs: plainMap(r.Outputs)}}
 		if old, ok := before[r.URN]; ok {
-			s.OldState = &state{URN: r.URN, Type: old.Type, Parent: old.Parent, Inputs: plainMap(old.Inputs), Outputs: plainMap(old.Outputs)}
+			s.OldState = &state{URN: r.URN, ID: old.ID, Type: old.Type, Parent: old.Parent, Inputs: plainMap(old.Inputs), Outputs: plainMap(old.Outputs)}
 		}
 		steps = append(steps, s)
 	}
@@ -50,7 +51,7 @@ func (m *Monitor) PreviewJSON(before State) []byte {
 	sort.Strings(gone)
 	for _, urn := range gone {
 		old := before[urn]
-		steps = append(steps, step{Op: "delete", URN: urn, OldState: &state{URN: urn, Type: old.Type, Parent: old.Parent, Inputs: plainMap(old.Inputs), Outputs: plainMap(old.Outputs)}})
+		steps = append(steps, step{Op: "delete", URN: urn, OldState: &state{URN: urn, ID: old.ID, Type: old.Type, Parent: old.Parent, Inputs: plainMap(old.Inputs), Outputs: plainMap(old.Outputs)}})
 	}
 	data, err := json.MarshalIndent(map[string]any{"steps": steps}, "", "  ")
 	if err != nil {

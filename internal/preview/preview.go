@@ -55,6 +55,7 @@ type Step struct {
 // State is a resource as a step shows it.
 type State struct {
 	URN     string         `json:"urn"`
+	ID      string         `json:"id"`
 	Type    string         `json:"type"`
 	Parent  string         `json:"parent"`
 	Protect bool           `json:"protect"`
