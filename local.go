@@ -83,6 +83,10 @@ func deployLocal(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		"mercureUrl":  lb.MercurePublicURL,
 		"databaseUrl": db.URL,
 		"redisUrl":    cache.URL,
+		// The hub's JWT keys, for a client of your own and for cmd/smoke's round trip
+		// (scripts/local.sh passes them to it in its environment).
+		"mercurePublisherJwtKey":  pulumi.ToSecret(mercure.PublisherJWTKey),
+		"mercureSubscriberJwtKey": pulumi.ToSecret(mercure.SubscriberJWTKey),
 		"containers": pulumi.StringMap{
 			"db":      db.Container.Name,
 			"cache":   cache.Container.Name,

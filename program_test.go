@@ -130,9 +130,9 @@ func TestLocalOutputs(t *testing.T) {
 			t.Errorf("output %s = %v (secret %v), want %q (secret %v)", k, got.Value, got.Secret, w.value, w.secret)
 		}
 	}
-	for _, k := range []string{"databaseUrl", "redisUrl"} {
-		if !run.outputs[k].Secret {
-			t.Errorf("output %s holds a password and must be secret", k)
+	for _, k := range []string{"databaseUrl", "redisUrl", "mercurePublisherJwtKey", "mercureSubscriberJwtKey"} {
+		if !run.outputs[k].Secret || run.outputs[k].Value == "" {
+			t.Errorf("output %s holds a password or key and must be secret (and set)", k)
 		}
 	}
 	if s, _ := run.outputs["databaseUrl"].Value.(string); !strings.HasPrefix(s, "mysql://sudoku_user:") || !strings.HasSuffix(s, "@db:3306/sudoku?serverVersion=8.4.0&charset=utf8mb4") {

@@ -436,40 +436,65 @@ func TestCredentialsSurviveDownAndUp(t *testing.T) {
 }
 
 // `make up` ends by asking the app, through the proxy, whether MySQL and Redis let it in:
-// healthy containers are not enough when the credentials and the data disagree.
+// healthy containers are not enough when the credentials and the data disagree. The check is
+// the real cmd/smoke; the stack is a stand-in that answers as a stack whose MySQL refuses.
 func TestUpFailsWhenMySQLRefusesTheApp(t *testing.T) {
-	for _, c := range []struct {
-		status int
-		body   string
-		want   string
-	}{
-		{503, `{"status": "degraded", "database": {"ok": false, "reason": "access-denied"}, "redis": {"ok": true}}`, "MySQL refuses the app's credentials"},
-		{200, `{"status": "ok", "database": {"ok": true}, "redis": {"ok": true}}`, ""},
-	} {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(c.status)
-			_, _ = w.Write([]byte(c.body))
-		}))
-		defer srv.Close()
-		fakes := withFakes(t, map[string]string{
-			"pulumi": `[ "$1 $2 $3" = "stack output url" ] && echo ` + srv.URL + `; exit 0`,
-			"docker": "exit 0",
-		})
-		cmd := exec.Command("scripts/local.sh", "up")
-		for _, e := range os.Environ() {
-			if !strings.HasPrefix(e, "PATH=") && !strings.HasPrefix(e, "PULUMI_") {
-				cmd.Env = append(cmd.Env, e)
-			}
-		}
-		cmd.Env = append(cmd.Env, fakes[0]+":"+hostTools(t, append(scriptTools, "go")...), "XDG_CONFIG_HOME="+t.TempDir())
-		out, err := cmd.CombinedOutput()
-		if c.want == "" && err != nil {
-			t.Errorf("make up failed on a working stack: %v\n%s", err, out)
-		}
-		if c.want != "" && (err == nil || !strings.Contains(string(out), c.want)) {
-			t.Errorf("make up did not fail saying %q: %v\n%s", c.want, err, out)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status": "degraded", "database": {"ok": false, "reason": "access-denied"}, "redis": {"ok": true}}`))
+	}))
+	defer srv.Close()
+	out, err := localUp(t, map[string]string{"pulumi": fakeStackOutputs(srv.URL), "docker": "exit 0"}, "go")
+	if err == nil || !strings.Contains(out, "MySQL refuses the app's credentials") {
+		t.Errorf("make up did not fail saying MySQL refuses the app's credentials: %v\n%s", err, out)
+	}
+}
+
+// `make up` hands cmd/smoke the stack's URL and the hub's JWT keys, the keys in the check's
+// environment only: never on a command line, never on the terminal.
+func TestUpGivesTheSmokeCheckTheHubKeys(t *testing.T) {
+	record := filepath.Join(t.TempDir(), "smoke-call")
+	goFake := `printf '%s\n' "args: $*" "publisher: ${MERCURE_PUBLISHER_JWT_KEY:-}" "subscriber: ${MERCURE_SUBSCRIBER_JWT_KEY:-}" >` + record
+	out, err := localUp(t, map[string]string{"pulumi": fakeStackOutputs("http://localhost:8080"), "docker": "exit 0", "go": goFake})
+	if err != nil {
+		t.Fatalf("make up: %v\n%s", err, out)
+	}
+	call, _ := os.ReadFile(record)
+	want := "args: run ./cmd/smoke http://localhost:8080\npublisher: the-publisher-key\nsubscriber: the-subscriber-key\n"
+	if string(call) != want {
+		t.Errorf("the smoke check was run as\n%s\nwant\n%s", call, want)
+	}
+	if strings.Contains(out, "the-publisher-key") || strings.Contains(out, "the-subscriber-key") {
+		t.Errorf("make up printed a hub key:\n%s", out)
+	}
+}
+
+// fakeStackOutputs is a stand-in pulumi whose local stack has url and the hub's keys as
+// outputs; the keys only with --show-secrets, as Pulumi shows secret outputs.
+func fakeStackOutputs(url string) string {
+	return `case "$*" in
+"stack output url "*) echo ` + url + ` ;;
+"stack output mercurePublisherJwtKey --show-secrets "*) echo the-publisher-key ;;
+"stack output mercureSubscriberJwtKey --show-secrets "*) echo the-subscriber-key ;;
+"stack output mercure"*) echo "[secret]" ;;
+esac
+exit 0`
+}
+
+// localUp runs scripts/local.sh up with fakes for the named tools, the host's for the
+// script's other tools and for those named in host.
+func localUp(t *testing.T, fakes map[string]string, host ...string) (string, error) {
+	t.Helper()
+	path := withFakes(t, fakes)
+	cmd := exec.Command("scripts/local.sh", "up")
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "PATH=") && !strings.HasPrefix(e, "PULUMI_") {
+			cmd.Env = append(cmd.Env, e)
 		}
 	}
+	cmd.Env = append(cmd.Env, path[0]+":"+hostTools(t, append(scriptTools, host...)...), "XDG_CONFIG_HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // The guard's findings go into the preview comment pulumi/actions wrote, and nowhere else:

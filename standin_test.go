@@ -15,17 +15,31 @@ import (
 	"time"
 )
 
-// The stand-in app, served by PHP, against real MySQL-protocol and Redis servers (MariaDB
-// and Redis from Debian), checked by cmd/smoke as `make up` checks a local stack: the check
-// passes with the right credentials, and names MySQL or Redis when it refuses the app's.
-// That is what `make up` reports after the data volume outlived the credentials it was
-// created with.
-func TestSmokeNamesTheServiceThatRefusesTheApp(t *testing.T) {
+// The local stack's topology on loopback, from the files its images are built from: the
+// proxy's Nginx as the one origin, in front of the app's Nginx and PHP-FPM (serving the
+// stand-in app) and the Mercure hub, with real MySQL-protocol and Redis servers (MariaDB
+// and Redis from Debian). cmd/smoke checks it as `make up` checks a local stack: it passes
+// with the right credentials (status, headers, refused paths, a Mercure round trip through
+// the proxy), and names MySQL or Redis when it refuses the app's, which is what `make up`
+// reports after the data volume outlived the credentials it was created with.
+func TestSmokeChecksTheLocalTopology(t *testing.T) {
 	php := tool(t, "php")
 	requirePhpExtensions(t, php, "pdo_mysql", "redis")
 	readFiles(t, "app/public")
+	readFiles(t, "docker")
+	public, err := filepath.Abs("app/public")
+	if err != nil {
+		t.Fatal(err)
+	}
 	db := startMariaDB(t)
 	redis := startRedis(t, "redis-password")
+	// Without the hub's binary (SUDOKU_MERCURE_BIN), the round trip is left out here; CI
+	// has it (SUDOKU_REQUIRE_TOOLS=1 makes startHub fail without it).
+	hub, mercure := freeAddr(t), false
+	if os.Getenv("SUDOKU_MERCURE_BIN") != "" || os.Getenv("SUDOKU_REQUIRE_TOOLS") == "1" {
+		hub, _ = startHub(t)
+		mercure = true
+	}
 	smoke := filepath.Join(t.TempDir(), "smoke")
 	if out, err := exec.Command("go", "build", "-o", smoke, "./cmd/smoke").CombinedOutput(); err != nil {
 		t.Fatalf("building cmd/smoke: %v\n%s", err, out)
@@ -40,21 +54,41 @@ func TestSmokeNamesTheServiceThatRefusesTheApp(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			url := serveStandIn(t, php, []string{
+			app := startApp(t, public, []string{
 				fmt.Sprintf("DATABASE_URL=mysql://sudoku_user:%s@%s/sudoku?serverVersion=8.4.0&charset=utf8mb4", c.dbPassword, db),
 				fmt.Sprintf("REDIS_URL=redis://default:%s@%s", c.redisPassword, redis),
 			})
+			url := startProxy(t, app, hub)
 			assertStatusBodyTellsNoMore(t, url)
-			out, err := exec.Command(smoke, "-timeout", "20s", url).CombinedOutput()
+			cmd := exec.Command(smoke, "-timeout", "20s", "-mercure="+fmt.Sprint(mercure), url)
+			cmd.Env = append(os.Environ(), "MERCURE_PUBLISHER_JWT_KEY="+testPublisherKey, "MERCURE_SUBSCRIBER_JWT_KEY="+testSubscriberKey)
+			out, err := cmd.CombinedOutput()
 			switch {
 			case c.want == "" && err != nil:
 				t.Errorf("the check failed: %v\n%s", err, out)
+			case c.want == "" && mercure && !strings.Contains(string(out), "mercure: a private update reached its subscriber"):
+				t.Errorf("the check passed without the Mercure round trip:\n%s", out)
 			case c.want != "" && (err == nil || !strings.Contains(string(out), c.want)):
 				t.Errorf("want a failure saying %q; got %v:\n%s", c.want, err, out)
 			case c.name == "redis refuses" && strings.Contains(string(out), "MySQL"):
 				t.Errorf("MySQL blamed for Redis:\n%s", out)
 			}
+			if strings.Contains(string(out), testPublisherKey) || strings.Contains(string(out), testSubscriberKey) {
+				t.Errorf("smoke printed a Mercure key:\n%s", out)
+			}
 		})
+	}
+	if mercure {
+		// With the wrong subscriber key, the round trip fails and says so.
+		app := startApp(t, public, []string{
+			"DATABASE_URL=mysql://sudoku_user:db-password@" + db + "/sudoku?serverVersion=8.4.0&charset=utf8mb4",
+			"REDIS_URL=redis://default:redis-password@" + redis,
+		})
+		cmd := exec.Command(smoke, "-timeout", "20s", startProxy(t, app, hub))
+		cmd.Env = append(os.Environ(), "MERCURE_PUBLISHER_JWT_KEY="+testPublisherKey, "MERCURE_SUBSCRIBER_JWT_KEY=not-the-hubs-subscriber-key-0123456789abcdef")
+		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "mercure: subscribing with the subscriber JWT: 401") {
+			t.Errorf("want the Mercure check to fail with the wrong subscriber key; got %v:\n%s", err, out)
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -165,21 +166,13 @@ func TestAppImageNginxConfig(t *testing.T) {
 // stand-in app: only the front controllers execute, dotfiles are refused, and every answer
 // carries the security headers (HSTS only behind HTTPS).
 func TestAppImageServesOnlyTheFrontControllers(t *testing.T) {
-	nginx, fpm := tool(t, "nginx"), tool(t, "php-fpm")
 	public := filepath.Join(copyDir(t, "app"), "public")
 	for name, content := range map[string]string{"debug.php": "<?php echo 'executed';", ".env": "APP_SECRET=leaked"} {
 		if err := os.WriteFile(filepath.Join(public, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	fpmAddr := freeAddr(t)
-	pool := strings.ReplaceAll(appImageFile(t, "FPM_POOL"), "127.0.0.1:9000", fpmAddr)
-	main := fmt.Sprintf("[global]\nerror_log = /dev/stderr\npid = %s\ninclude = %s\n", filepath.Join(t.TempDir(), "fpm.pid"), writeTemp(t, "pool.conf", pool))
-	startServer(t, exec.Command(fpm, "-F", "-R", "-y", writeTemp(t, "php-fpm.conf", main)))
-	waitForPort(t, fpmAddr)
-	addr := freeAddr(t)
-	startServer(t, exec.Command(nginx, "-e", "/dev/stderr", "-c", appNginxConfig(t, addr, public, fpmAddr), "-g", "daemon off;"))
-	waitForPort(t, addr)
+	addr := startApp(t, public, nil)
 
 	type answer struct {
 		StatusCode int
@@ -232,6 +225,26 @@ func TestAppImageServesOnlyTheFrontControllers(t *testing.T) {
 	}
 }
 
+// startApp runs what the app container runs, on loopback: PHP-FPM with the image's pool
+// (keeping the environment, env added to this process's) and Nginx with the image's config,
+// serving public. It returns Nginx's address.
+func startApp(t *testing.T, public string, env []string) string {
+	t.Helper()
+	nginx, fpm := tool(t, "nginx"), tool(t, "php-fpm")
+	fpmAddr := freeAddr(t)
+	pool := strings.ReplaceAll(appImageFile(t, "FPM_POOL"), "127.0.0.1:9000", fpmAddr)
+	main := fmt.Sprintf("[global]\nerror_log = /dev/stderr\npid = %s\ninclude = %s\n", filepath.Join(t.TempDir(), "fpm.pid"), writeTemp(t, "pool.conf", pool))
+	// -R: CI runs as root; the image runs FPM as the unprivileged app user.
+	cmd := exec.Command(fpm, "-F", "-R", "-y", writeTemp(t, "php-fpm.conf", main))
+	cmd.Env = append(os.Environ(), env...)
+	startServer(t, cmd)
+	waitForPort(t, fpmAddr)
+	addr := freeAddr(t)
+	startServer(t, exec.Command(nginx, "-e", "/dev/stderr", "-c", appNginxConfig(t, addr, public, fpmAddr), "-g", "daemon off;"))
+	waitForPort(t, addr)
+	return addr
+}
+
 func TestAppImagePhpFpmPool(t *testing.T) {
 	pool := appImageFile(t, "FPM_POOL")
 	fpm := tool(t, "php-fpm")
@@ -242,20 +255,39 @@ func TestAppImagePhpFpmPool(t *testing.T) {
 }
 
 func TestProxyNginxConfig(t *testing.T) {
-	nginx := tool(t, "nginx")
+	runTool(t, tool(t, "nginx"), "-t", "-q", "-e", "/dev/stderr", "-c", proxyNginxConfig(t, "8080", "sudoku-local-app:8080", "sudoku-local-mercure:3000"))
+}
+
+// proxyNginxConfig is the proxy image's nginx configuration, rendered as its entrypoint
+// renders it, with the upstreams the LoadBalancer component sets, listening on listen.
+func proxyNginxConfig(t *testing.T, listen, app, hub string) string {
+	t.Helper()
 	tmpl, err := os.ReadFile("docker/proxy/default.conf.template")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// What the image's entrypoint does at start: substitute the upstreams from the
-	// environment (the values the LoadBalancer component sets).
-	server := strings.NewReplacer("${APP_UPSTREAM}", "sudoku-local-app:8080", "${MERCURE_UPSTREAM}", "sudoku-local-mercure:3000").Replace(string(tmpl))
+	server := strings.NewReplacer("${APP_UPSTREAM}", app, "${MERCURE_UPSTREAM}", hub, "listen 8080;", "listen "+listen+";").Replace(string(tmpl))
 	if strings.Contains(server, "${") {
 		t.Errorf("the template uses a variable the LoadBalancer component does not set")
 	}
-	conf := fmt.Sprintf("pid %s;\nevents {}\nhttp {\n  include %s;\n}\n",
-		filepath.Join(t.TempDir(), "nginx.pid"), writeTemp(t, "default.conf", server))
-	runTool(t, nginx, "-t", "-q", "-e", "/dev/stderr", "-c", writeTemp(t, "nginx.conf", conf))
+	dir := t.TempDir()
+	conf := fmt.Sprintf("pid %[1]s/nginx.pid;\nerror_log stderr;\nevents {}\nhttp {\n  access_log off;\n  client_body_temp_path %[1]s/body;\n  proxy_temp_path %[1]s/proxy;\n  include %[2]s;\n}\n",
+		dir, writeTemp(t, "default.conf", server))
+	if os.Geteuid() == 0 {
+		conf = "user root;\n" + conf
+	}
+	return writeTemp(t, "nginx.conf", conf)
+}
+
+// startProxy runs the proxy image's Nginx, listening on a loopback port instead of 8080,
+// in front of app and hub (host:port each), and returns its URL: the local stack's one
+// origin.
+func startProxy(t *testing.T, app, hub string) string {
+	t.Helper()
+	addr := freeAddr(t)
+	startServer(t, exec.Command(tool(t, "nginx"), "-e", "/dev/stderr", "-c", proxyNginxConfig(t, addr, app, hub), "-g", "daemon off;"))
+	waitForPort(t, addr)
+	return "http://" + addr
 }
 
 func keys(m map[string]string) []string {
@@ -317,35 +349,8 @@ func TestMercureCaddyfileValidates(t *testing.T) {
 // publish without a JWT, and delivers an update published with a publisher JWT signed with
 // MERCURE_PUBLISHER_JWT_KEY to an anonymous subscriber.
 func TestMercureHubRunsFromTheCaddyfile(t *testing.T) {
-	caddy := mercureCaddy(t)
-	dir := t.TempDir()
-	conf, err := os.ReadFile("docker/mercure/Caddyfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The image keeps the Bolt database on its /data volume; the test keeps it here.
-	caddyfile := writeTemp(t, "Caddyfile", strings.ReplaceAll(string(conf), "/data/mercure.db", filepath.Join(dir, "mercure.db")))
-	addr := freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	// Through the image's entrypoint, with the keys in files, as the local stack gives them.
-	cmd := exec.Command("sh", "docker/mercure/entrypoint.sh", caddy, "run", "--config", caddyfile, "--adapter", "caddyfile")
-	var env []string
-	for _, e := range hubEnv(":" + port) { // as the component sets it: a port alone, so plain HTTP
-		if name, value, _ := strings.Cut(e, "="); strings.HasSuffix(name, "_JWT_KEY") {
-			e = name + "_FILE=" + writeTemp(t, name, value)
-		}
-		env = append(env, e)
-	}
-	env = append(env, "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "PATH="+os.Getenv("PATH"))
-	cmd.Env = env
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr, logs := startHub(t)
 	base := "http://" + addr
-	waitFor(t, base+"/healthz", &logs)
 
 	hub := base + "/.well-known/mercure"
 	got := subscribe(t, hub+"?topic="+url.QueryEscape("urn:sudoku:test"), "data: hello")
@@ -376,6 +381,57 @@ func TestMercureHubRunsFromTheCaddyfile(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Errorf("the subscriber did not receive the update within 5 s\n%s", logs.String())
 	}
+}
+
+// startHub runs the Mercure hub from the Caddyfile, through the image's entrypoint with the
+// keys in files as the local stack gives them, and returns its address once it answers
+// /healthz, and its log.
+func startHub(t *testing.T) (string, fmt.Stringer) {
+	t.Helper()
+	caddy := mercureCaddy(t)
+	dir := t.TempDir()
+	conf, err := os.ReadFile("docker/mercure/Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The image keeps the Bolt database on its /data volume; the test keeps it here.
+	caddyfile := writeTemp(t, "Caddyfile", strings.ReplaceAll(string(conf), "/data/mercure.db", filepath.Join(dir, "mercure.db")))
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	// Through the image's entrypoint, with the keys in files, as the local stack gives them.
+	cmd := exec.Command("sh", "docker/mercure/entrypoint.sh", caddy, "run", "--config", caddyfile, "--adapter", "caddyfile")
+	var env []string
+	for _, e := range hubEnv(":" + port) { // as the component sets it: a port alone, so plain HTTP
+		if name, value, _ := strings.Cut(e, "="); strings.HasSuffix(name, "_JWT_KEY") {
+			e = name + "_FILE=" + writeTemp(t, name, value)
+		}
+		env = append(env, e)
+	}
+	env = append(env, "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "PATH="+os.Getenv("PATH"))
+	cmd.Env = env
+	logs := &logBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	startServer(t, cmd)
+	waitFor(t, "http://"+addr+"/healthz", logs)
+	return addr, logs
+}
+
+// logBuffer is a server's output, safe to read while the server writes it.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // subscribe opens a subscription at url and reports when it receives the line want.

@@ -56,8 +56,12 @@ up)
 	pulumi stack output --stack "$stack"
 	echo
 	# Healthy containers are not yet a working app: the app must also get into MySQL and
-	# Redis with its credentials. Through the proxy, as a browser would.
-	go run ./cmd/smoke "$(pulumi stack output url --stack "$stack")"
+	# Redis with its credentials, and the hub must deliver. Through the proxy, as a browser
+	# would. The hub's keys go to the check in its environment, never to the terminal.
+	url=$(pulumi stack output url --stack "$stack")
+	publisher_key=$(pulumi stack output mercurePublisherJwtKey --show-secrets --stack "$stack")
+	subscriber_key=$(pulumi stack output mercureSubscriberJwtKey --show-secrets --stack "$stack")
+	MERCURE_PUBLISHER_JWT_KEY=$publisher_key MERCURE_SUBSCRIBER_JWT_KEY=$subscriber_key go run ./cmd/smoke "$url"
 	;;
 preview)
 	pulumi preview --stack "$stack" --diff --non-interactive

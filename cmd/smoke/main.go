@@ -1,19 +1,32 @@
 // Command smoke checks a running stack from the outside, as a user would, and fails with a
-// clear message at the first broken promise. `make up` ends with it.
+// clear message at the first broken promise. `make up` ends with it, and the end-to-end
+// workflows run it against the stacks they bring up.
 //
-//	go run ./cmd/smoke [-timeout 60s] URL
+//	MERCURE_PUBLISHER_JWT_KEY=... MERCURE_SUBSCRIBER_JWT_KEY=... \
+//	go run ./cmd/smoke [-timeout 60s] [-status public|hidden] [-min-tls 1.2|1.3] [-http-port 80] [-ca FILE] URL
 //
-// It asks URL/status.php?strict=1 through the stack's entry point (the local proxy, or the
-// load balancer): the app answers 200 when it reaches MySQL and Redis with its credentials,
-// and 503, with what failed, when either refuses it. A proxy that does not answer yet (a
-// refused connection, 502, 503 without the app's report, 504) is asked again until the
-// timeout; a report that MySQL or Redis refuses the app fails at once.
+// In order:
+//   - status: with -status public (the default, as locally), URL/status.php?strict=1 answers
+//     200, or names MySQL or Redis and why; with -status hidden (AWS), /status.php is a 404
+//     from outside. A proxy that does not answer yet is asked again until the timeout.
+//   - headers: / answers with the security headers the app's Nginx promises, and HSTS over
+//     HTTPS.
+//   - refused paths: a dotfile (/.env) is never served.
+//   - HTTPS (for an https:// URL): plain HTTP (on -http-port, 80) redirects to HTTPS, TLS
+//     below -min-tls (1.2) is refused.
+//   - Mercure: through the same origin, a subscriber with a subscriber JWT receives, within
+//     5 seconds, a private update published with a publisher JWT. The keys come from the
+//     environment (the stack's secret outputs, or its Secrets Manager secret) and are never
+//     printed; without them the round trip fails, unless -mercure=false.
 //
-// Exit status: 0 when the stack works, 1 when it does not, 2 for a usage error.
+// Exit status: 0 when the stack keeps every promise, 1 when it breaks one, 2 for a usage
+// error.
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -29,40 +42,112 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// checker is one smoke run against a stack.
+type checker struct {
+	base          string
+	client        *http.Client
+	tlsRoots      *x509.CertPool
+	statusPublic  bool
+	minTLS        uint16
+	httpPort      int
+	mercure       bool
+	publisherKey  string
+	subscriberKey string
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("smoke", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	timeout := flags.Duration("timeout", 60*time.Second, "how long to wait for the stack to answer")
+	status := flags.String("status", "public", "public: check /status.php?strict=1; hidden: check that /status.php is a 404 from outside")
+	minTLS := flags.String("min-tls", "1.2", "for an https URL: the lowest TLS version the stack must accept (1.2 or 1.3); older ones must be refused")
+	caFile := flags.String("ca", "", "a PEM file of certificate authorities to trust instead of the system's")
+	httpPort := flags.Int("http-port", 80, "for an https URL: the port that serves plain HTTP (and must redirect)")
+	mercure := flags.Bool("mercure", true, "check a Mercure round trip (needs MERCURE_PUBLISHER_JWT_KEY and MERCURE_SUBSCRIBER_JWT_KEY)")
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: smoke [-timeout 60s] URL")
+		fmt.Fprintln(stderr, "usage: smoke [-timeout 60s] [-status public|hidden] [-min-tls 1.2|1.3] [-http-port 80] [-ca FILE] [-mercure=false] URL")
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
-	if flags.NArg() != 1 || !strings.HasPrefix(flags.Arg(0), "http") {
+	versions := map[string]uint16{"1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
+	if flags.NArg() != 1 || !strings.HasPrefix(flags.Arg(0), "http") || (*status != "public" && *status != "hidden") || versions[*minTLS] == 0 {
 		flags.Usage()
 		return 2
 	}
-	base := strings.TrimSuffix(flags.Arg(0), "/")
+	c := &checker{
+		base: strings.TrimSuffix(flags.Arg(0), "/"), statusPublic: *status == "public", minTLS: versions[*minTLS], httpPort: *httpPort, mercure: *mercure,
+		publisherKey: os.Getenv("MERCURE_PUBLISHER_JWT_KEY"), subscriberKey: os.Getenv("MERCURE_SUBSCRIBER_JWT_KEY"),
+	}
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "smoke: %v\n", err)
+			return 2
+		}
+		c.tlsRoots = x509.NewCertPool()
+		if !c.tlsRoots.AppendCertsFromPEM(pem) {
+			fmt.Fprintf(stderr, "smoke: %s holds no PEM certificate\n", *caFile)
+			return 2
+		}
+	}
+	c.client = &http.Client{
+		Timeout:   15 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: c.tlsRoots, MinVersion: tls.VersionTLS12}},
+		// Redirects are a promise of their own (HTTP to HTTPS): the checks look at them.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	if err := checkStatus(ctx, base); err != nil {
-		fmt.Fprintf(stderr, "smoke: %s: %v\n", base, err)
-		return 1
+	for _, check := range c.checks() {
+		if err := check.run(ctx); err != nil {
+			fmt.Fprintf(stderr, "smoke: %s: %s: %v\n", c.base, check.name, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "smoke: %s: %s\n", check.name, check.ok)
 	}
-	fmt.Fprintf(stdout, "smoke: %s works: the app reaches MySQL and Redis.\n", base)
+	fmt.Fprintf(stdout, "smoke: %s keeps its promises.\n", c.base)
 	return 0
+}
+
+type check struct {
+	name, ok string
+	run      func(context.Context) error
+}
+
+func (c *checker) checks() []check {
+	list := []check{}
+	if c.statusPublic {
+		list = append(list, check{"status", "the app reaches MySQL and Redis", func(ctx context.Context) error { return c.checkStatus(ctx) }})
+	} else {
+		list = append(list, check{"status", "/status.php is not served to the internet", func(ctx context.Context) error {
+			return c.waitThen(ctx, func() error { return c.refused(ctx, "/status.php", http.StatusNotFound) })
+		}})
+	}
+	list = append(list,
+		check{"headers", "the security headers are sent", c.checkHeaders},
+		check{"refused paths", "dotfiles are not served", func(ctx context.Context) error {
+			return c.refused(ctx, "/.env", http.StatusForbidden, http.StatusNotFound)
+		}},
+	)
+	if strings.HasPrefix(c.base, "https://") {
+		list = append(list, check{"https", "HTTP redirects to HTTPS; older TLS is refused", c.checkHTTPS})
+	}
+	if c.mercure {
+		list = append(list, check{"mercure", "a private update reached its subscriber through the hub", c.checkMercure})
+	}
+	return list
 }
 
 // status is the part of status.php's report that smoke reads.
 type status struct {
-	Status   string `json:"status"`
-	Database check  `json:"database"`
-	Redis    check  `json:"redis"`
+	Status   string     `json:"status"`
+	Database dependency `json:"database"`
+	Redis    dependency `json:"redis"`
 }
 
-type check struct {
+type dependency struct {
 	OK     bool   `json:"ok"`
 	Reason string `json:"reason"`
 }
@@ -71,10 +156,10 @@ type check struct {
 var errNotYet = errors.New("not ready")
 
 // checkStatus asks status.php?strict=1 until it reports, or ctx ends.
-func checkStatus(ctx context.Context, base string) error {
-	url := base + "/status.php?strict=1"
+func (c *checker) checkStatus(ctx context.Context) error {
+	url := c.base + "/status.php?strict=1"
 	for {
-		err := askStatus(ctx, url)
+		err := c.askStatus(ctx, url)
 		if !errors.Is(err, errNotYet) {
 			return err
 		}
@@ -86,12 +171,12 @@ func checkStatus(ctx context.Context, base string) error {
 	}
 }
 
-func askStatus(ctx context.Context, url string) error {
+func (c *checker) askStatus(ctx context.Context, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errNotYet, err)
 	}
