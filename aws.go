@@ -117,6 +117,7 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		AutoPauseMinutes:      a.DBAutoPauseMinutes,
 		Instances:             a.DBInstances,
 		BackupRetentionDays:   a.DBBackupRetentionDays,
+		SkipFinalSnapshot:     !a.DBFinalSnapshot,
 	}, withProvider)
 	if err != nil {
 		return nil, err
@@ -270,8 +271,14 @@ func ecsCluster(ctx *pulumi.Context, a AwsConfig, key *kms.Key, provider *aws.Pr
 //
 // The key outlives a destroy (retainOnDelete): Aurora's final snapshot and retained backups
 // are encrypted with it, and would be lost with it. README: Tearing down staging says how
-// to delete it once they are gone.
+// to delete it once they are gone. A stack that keeps no snapshot (dbFinalSnapshot false,
+// tier ephemeral) has nothing the key must outlive: a destroy schedules its deletion after
+// KMS's shortest waiting period, 7 days (KMS developer guide, "Schedule key deletion").
 func dataKey(ctx *pulumi.Context, a AwsConfig, account components.AwsAccount, provider *aws.Provider) (*kms.Key, error) {
+	deletionWindow := 30
+	if !a.DBFinalSnapshot {
+		deletionWindow = 7
+	}
 	thisAccount := pulumi.Map{"StringEquals": pulumi.Map{"aws:SourceAccount": account.ID}}
 	keyPolicy := pulumi.JSONMarshal(pulumi.Map{
 		"Version": pulumi.String("2012-10-17"),
@@ -305,9 +312,9 @@ func dataKey(ctx *pulumi.Context, a AwsConfig, account components.AwsAccount, pr
 	key, err := kms.NewKey(ctx, "data-key", &kms.KeyArgs{
 		Description:          pulumi.Sprintf("%s-%s: Aurora, ElastiCache, secrets, ECR, logs, alarms", ctx.Project(), ctx.Stack()),
 		EnableKeyRotation:    pulumi.Bool(true),
-		DeletionWindowInDays: pulumi.Int(30),
+		DeletionWindowInDays: pulumi.Int(deletionWindow),
 		Policy:               keyPolicy,
-	}, pulumi.Provider(provider), pulumi.Protect(a.Protect), pulumi.RetainOnDelete(true))
+	}, pulumi.Provider(provider), pulumi.Protect(a.Protect), pulumi.RetainOnDelete(a.DBFinalSnapshot))
 	if err != nil {
 		return nil, err
 	}

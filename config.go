@@ -94,6 +94,7 @@ type AwsConfig struct {
 	CPUArchitecture       string
 	DBInstances           int
 	DBBackupRetentionDays int
+	DBFinalSnapshot       bool
 	CacheNodeType         string
 	CacheEngineVersion    string
 	CacheReplica          bool
@@ -146,7 +147,7 @@ var configKeys = []configKey{
 	{"phpMemoryMb", "integer", 512, "docker", "Memory limit of the app container, in MiB (at least 64)."},
 	{"proxyMemoryMb", "integer", 64, "docker", "Memory limit of the reverse-proxy container, in MiB (at least 16)."},
 
-	{"tier", "string", "production", "aws", "What the stack is for: `production` (then config validation insists on the guarantees production needs; see README: Production) or `staging`."},
+	{"tier", "string", "production", "aws", "What the stack is for: `production` (then config validation insists on the guarantees production needs; see README: Production), `staging`, or `ephemeral`: a throwaway stack (the end-to-end tests' `e2e-*`), which alone may set dbFinalSnapshot false, and which the stacks named staging and production may not be."},
 	{"appImage", "string", "", "aws", "Deploy this app image (an ECR image by digest) instead of building one. Production's deploy workflow sets it to what staging runs."},
 	{"mercureImage", "string", "", "aws", "Deploy this hub image (an ECR image by digest) instead of building one. Production's deploy workflow sets it to what staging runs."},
 	{"ecrReaderAccounts", "array", []string{}, "aws", "Other AWS accounts that may pull this stack's images (production's, when it runs in another account)."},
@@ -184,6 +185,7 @@ var configKeys = []configKey{
 	{"dbAutoPauseMinutes", "integer", 30, "aws", "Serverless v2 with dbMinAcu 0: idle minutes before the cluster pauses (5 to 1440)."},
 	{"dbInstances", "integer", 2, "aws", "Aurora instances: a writer plus readers, each in another AZ (1 to 16; 1 has no failover)."},
 	{"dbBackupRetentionDays", "integer", 7, "aws", "Days of automated Aurora backups, for point-in-time recovery (1 to 35)."},
+	{"dbFinalSnapshot", "boolean", true, "aws", "Take a final snapshot when the Aurora cluster is deleted, and keep its automated backups and the KMS key that encrypts them. `false` (tier ephemeral only) leaves nothing behind."},
 	{"cacheNodeType", "string", "cache.t3.micro", "aws", "ElastiCache node type."},
 	{"cacheEngineVersion", "string", "7.1", "aws", "ElastiCache Redis engine version."},
 	{"cacheReplica", "boolean", true, "aws", "Add a Redis replica in another AZ, with automatic failover."},
@@ -211,13 +213,14 @@ func lookupKey(name string) configKey {
 // one run reports all that is wrong.
 type reader struct {
 	project string
+	stack   string
 	get     func(key string) (string, error)
 	errs    []error
 }
 
 func newReader(ctx *pulumi.Context) *reader {
 	cfg := config.New(ctx, "")
-	return &reader{project: ctx.Project(), get: cfg.Try}
+	return &reader{project: ctx.Project(), stack: ctx.Stack(), get: cfg.Try}
 }
 
 // fail records that key's value is not allowed.
@@ -420,7 +423,7 @@ var logRetentions = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 5
 // a stack must set (HTTPS) only when it targets aws.
 func loadAwsConfig(r *reader, aws bool) AwsConfig {
 	a := AwsConfig{
-		Tier:                  r.oneOf("tier", "production", "staging"),
+		Tier:                  r.oneOf("tier", "production", "staging", "ephemeral"),
 		AppImage:              r.str("appImage"),
 		MercureImage:          r.str("mercureImage"),
 		EcrReaderAccounts:     r.list("ecrReaderAccounts"),
@@ -458,6 +461,7 @@ func loadAwsConfig(r *reader, aws bool) AwsConfig {
 		CPUArchitecture:       r.oneOf("cpuArchitecture", "x86_64", "arm64"),
 		DBInstances:           r.integer("dbInstances", 1, 16),
 		DBBackupRetentionDays: r.integer("dbBackupRetentionDays", 1, 35),
+		DBFinalSnapshot:       r.boolean("dbFinalSnapshot"),
 		CacheNodeType:         r.str("cacheNodeType"),
 		CacheEngineVersion:    r.str("cacheEngineVersion"),
 		CacheReplica:          r.boolean("cacheReplica"),
@@ -532,6 +536,7 @@ func loadAwsConfig(r *reader, aws bool) AwsConfig {
 	if aws && a.Tier == "production" {
 		checkProduction(r, a)
 	}
+	checkEphemeral(r, a)
 	return a
 }
 
@@ -566,6 +571,17 @@ func checkProduction(r *reader, a AwsConfig) {
 	}
 	if a.AppImage == "" || a.MercureImage == "" {
 		r.fail("appImage", "set with mercureImage "+why+": production deploys the images staging runs, never a build of its own (the deploy workflow sets them; README: Production)", `""`)
+	}
+}
+
+// checkEphemeral keeps what only a throwaway stack may do off the stacks that hold data:
+// staging and production always leave a final snapshot when their cluster goes.
+func checkEphemeral(r *reader, a AwsConfig) {
+	if a.Tier == "ephemeral" && (r.stack == "staging" || r.stack == "production") {
+		r.fail("tier", "staging or production on the stack "+r.stack+" (ephemeral is for throwaway stacks such as e2e-*)", strconv.Quote(a.Tier))
+	}
+	if !a.DBFinalSnapshot && a.Tier != "ephemeral" {
+		r.fail("dbFinalSnapshot", "true unless tier is ephemeral (tier "+a.Tier+" keeps a final snapshot of its data)", false)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,7 +29,13 @@ func runStack(t *testing.T, stack string, overrides map[string]string) (*stackRu
 // registry.
 func runStackWith(t *testing.T, stack string, overrides map[string]string, opts mocks.Options) (*stackRun, error) {
 	t.Helper()
-	cfg, err := mocks.StackConfig(".", stack)
+	return runStackFile(t, stack, filepath.Join(".", "Pulumi."+stack+".yaml"), overrides, opts)
+}
+
+// runStackFile is runStackWith with the stack's settings read from file.
+func runStackFile(t *testing.T, stack, file string, overrides map[string]string, opts mocks.Options) (*stackRun, error) {
+	t.Helper()
+	cfg, err := mocks.StackConfigFile(".", file)
 	if err != nil {
 		t.Fatalf("loading the config of stack %q: %v", stack, err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -88,6 +89,41 @@ func TestSmokeChecksTheLocalTopology(t *testing.T) {
 		cmd.Env = append(os.Environ(), "MERCURE_PUBLISHER_JWT_KEY="+testPublisherKey, "MERCURE_SUBSCRIBER_JWT_KEY=not-the-hubs-subscriber-key-0123456789abcdef")
 		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "mercure: subscribing with the subscriber JWT: 401") {
 			t.Errorf("want the Mercure check to fail with the wrong subscriber key; got %v:\n%s", err, out)
+		}
+	}
+}
+
+// On AWS the load balancer does not route /status.php, so the end-to-end test runs it as a
+// one-off task in the VPC (scripts/e2e.sh aws-status): from the command line it checks MySQL
+// and Redis and exits 0 only when both let the app in.
+func TestStatusFromTheCommandLine(t *testing.T) {
+	php := tool(t, "php")
+	requirePhpExtensions(t, php, "pdo_mysql", "redis")
+	readFiles(t, "app/public")
+	db := startMariaDB(t)
+	redis := startRedis(t, "redis-password")
+	for _, c := range []struct {
+		dbPassword string
+		exit       int
+		want       string
+	}{
+		{"db-password", 0, `"status": "ok"`},
+		{"an-older-password", 1, `"reason": "access-denied"`},
+	} {
+		cmd := exec.Command(php, "app/public/status.php")
+		cmd.Env = append(os.Environ(),
+			"DATABASE_URL=mysql://sudoku_user:"+c.dbPassword+"@"+db+"/sudoku?serverVersion=8.4.0&charset=utf8mb4",
+			"REDIS_URL=redis://default:redis-password@"+redis)
+		out, err := cmd.Output()
+		code := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != c.exit || !strings.Contains(string(out), c.want) {
+			t.Errorf("with password %s: exit %d, %s; want exit %d and %s", c.dbPassword, code, out, c.exit, c.want)
 		}
 	}
 }

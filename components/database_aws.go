@@ -31,6 +31,10 @@ type AwsDatabaseArgs struct {
 	Instances int
 	// BackupRetentionDays keeps automated backups (point-in-time recovery); default 7.
 	BackupRetentionDays int
+	// SkipFinalSnapshot deletes the cluster without a final snapshot, and its automated
+	// backups with it: for a throwaway stack only (default false: the cluster leaves a final
+	// snapshot, and its automated backups stay for their retention).
+	SkipFinalSnapshot bool
 }
 
 func (a AwsDatabaseArgs) withDefaults() AwsDatabaseArgs {
@@ -223,6 +227,10 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 	for _, log := range auroraLogs {
 		exports = append(exports, pulumi.String(log))
 	}
+	var finalSnapshot pulumi.StringPtrInput
+	if !a.SkipFinalSnapshot {
+		finalSnapshot = pulumi.String(clusterID + "-final")
+	}
 	d.Cluster, err = rds.NewCluster(ctx, name+"-cluster", &rds.ClusterArgs{
 		ClusterIdentifier:           pulumi.String(clusterID),
 		Engine:                      pulumi.String("aurora-mysql"),
@@ -242,11 +250,11 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 		CopyTagsToSnapshot:          pulumi.Bool(true),
 		DeletionProtection:          pulumi.Bool(rt.Protect),
 		// A deleted cluster's automated backups stay restorable for their retention.
-		DeleteAutomatedBackups: pulumi.Bool(false),
+		DeleteAutomatedBackups: pulumi.Bool(a.SkipFinalSnapshot),
 		// IAM authentication is allowed (passwords still work); nothing uses it yet.
 		IamDatabaseAuthenticationEnabled: pulumi.Bool(true),
-		SkipFinalSnapshot:                pulumi.Bool(false),
-		FinalSnapshotIdentifier:          pulumi.String(clusterID + "-final"),
+		SkipFinalSnapshot:                pulumi.Bool(a.SkipFinalSnapshot),
+		FinalSnapshotIdentifier:          finalSnapshot,
 		EnabledCloudwatchLogsExports:     exports,
 		Serverlessv2ScalingConfiguration: serverlessScaling(a),
 	}, append(rt.stateful(d), pulumi.DependsOn(logGroups))...)

@@ -12,6 +12,10 @@
 // ("degraded" in the body when not). With ?strict=1 it answers 503 when degraded, for a
 // person or a smoke test (cmd/smoke) that wants the whole chain to work.
 //
+// From the command line (`php public/status.php`), it always checks MySQL and Redis, prints
+// the same JSON and exits 1 when degraded: the end-to-end test runs it as a one-off task
+// inside the VPC on AWS, where the load balancer does not route /status.php at all.
+//
 // The body says only whether each dependency is up and, if not, a short reason
 // (access-denied, unreachable, timeout, ...): no versions, extension lists or exception
 // text, which would help an attacker more than a user. The full error goes to the log
@@ -211,7 +215,8 @@ function checkRedis(string $url): void
     }
 }
 
-$strict = ($_GET['strict'] ?? null) === '1';
+$cli = PHP_SAPI === 'cli';
+$strict = $cli || ($_GET['strict'] ?? null) === '1';
 if (!$strict && ($_GET['deps'] ?? null) !== '1') {
     header('Content-Type: application/json');
     header('Cache-Control: no-store');
@@ -237,10 +242,15 @@ $body = [
     'redis' => $redis,
 ];
 
-http_response_code($strict && $status !== 'ok' ? 503 : 200);
-header('Content-Type: application/json');
-header('Cache-Control: no-store');
+if (!$cli) {
+    http_response_code($strict && $status !== 'ok' ? 503 : 200);
+    header('Content-Type: application/json');
+    header('Cache-Control: no-store');
+}
 echo json_encode(
     $body,
     JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES | JSON_PRESERVE_ZERO_FRACTION | JSON_INVALID_UTF8_SUBSTITUTE | JSON_THROW_ON_ERROR,
 ), "\n";
+if ($cli) {
+    exit($status === 'ok' ? 0 : 1);
+}

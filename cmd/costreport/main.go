@@ -2,7 +2,10 @@
 // `pulumi preview --json` and the price table in internal/cost/prices.json.
 //
 //	pulumi preview --stack staging --json --show-sames --show-replacement-steps > preview.json
-//	go run ./cmd/costreport [-format text|markdown] [-assume name=value]... preview.json   (or - for stdin)
+//	go run ./cmd/costreport [-format text|markdown] [-assume name=value]... [-for 45m] preview.json   (or - for stdin)
+//
+// -for prices the stack for that long instead of a month, pro rata, as a throwaway stack
+// (the end-to-end test's) is billed by the hour.
 //
 // Without --show-sames, the preview leaves out what the change keeps, and the totals are
 // those of the changed resources only. Exit status: 0 with the report, 2 when the input is
@@ -15,6 +18,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/sudoku/infra/internal/cost"
 	"github.com/sudoku/infra/internal/preview"
@@ -36,14 +40,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	title := flags.String("title", "Cost", "the markdown report's heading")
 	var assume assumptions
 	flags.Var(&assume, "assume", "name=value: change a usage assumption (repeatable; the report lists them)")
+	running := flags.Duration("for", 0, "also price the stack for this long, pro rata (a throwaway stack's run, such as 45m)")
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: costreport [-format text|markdown] [-assume name=value]... PREVIEW.json|-")
+		fmt.Fprintln(stderr, "usage: costreport [-format text|markdown] [-assume name=value]... [-for DURATION] PREVIEW.json|-")
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
-	if flags.NArg() != 1 || (*format != "text" && *format != "markdown") {
+	if flags.NArg() != 1 || (*format != "text" && *format != "markdown") || *running < 0 {
 		flags.Usage()
 		return 2
 	}
@@ -81,6 +86,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, report.Markdown(*title))
 	} else {
 		fmt.Fprint(stdout, report.Text())
+	}
+	if *running > 0 {
+		fmt.Fprintf(stdout, "\nFor %s: $%.2f (the monthly total above, pro rata over %.0f hours a month).\n",
+			running.Round(time.Minute), report.New*running.Hours()/table.HoursPerMonth, table.HoursPerMonth)
 	}
 	return 0
 }

@@ -58,6 +58,17 @@ func TestUnknownTypesAreNotPriced(t *testing.T) {
 	}
 }
 
+// A throwaway stack is billed by the hour: -for prices the new state pro rata.
+func TestPricesARun(t *testing.T) {
+	// The new state is $42.13 a month (one NAT gateway and its address): 73 of 730 hours.
+	if _, out, _ := costreport(t, "-for", "73h", sample("single-nat.json")); !strings.Contains(out, "For 73h0m0s: $4.21") {
+		t.Errorf("no price for 73 hours:\n%s", out)
+	}
+	if code, _, errOut := costreport(t, "-for", "-1h", sample("single-nat.json")); code != 2 || !strings.Contains(errOut, "usage:") {
+		t.Errorf("-for -1h: exit %d, %s", code, errOut)
+	}
+}
+
 func TestAssumptionsCanBeChanged(t *testing.T) {
 	_, out, _ := costreport(t, "-assume", "natGbPerGateway=1000", sample("single-nat.json"))
 	if !strings.Contains(out, "natGbPerGateway = 1000") || !strings.Contains(out, "-$93.61") {

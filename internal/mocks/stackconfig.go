@@ -47,6 +47,12 @@ func LoadProject(dir string) (*Project, error) {
 // and a value whose type differs from the declaration. Encrypted values are refused: the
 // committed stack files must not need a passphrase to load.
 func StackConfig(dir, stack string) (map[string]string, error) {
+	return StackConfigFile(dir, filepath.Join(dir, "Pulumi."+stack+".yaml"))
+}
+
+// StackConfigFile is StackConfig with the stack's settings read from file, such as a
+// template that a workflow copies to Pulumi.<stack>.yaml for a stack named per run.
+func StackConfigFile(dir, file string) (map[string]string, error) {
 	p, err := LoadProject(dir)
 	if err != nil {
 		return nil, err
@@ -63,7 +69,6 @@ func StackConfig(dir, stack string) (map[string]string, error) {
 		cfg[p.Name+":"+key] = v
 	}
 
-	file := filepath.Join(dir, "Pulumi."+stack+".yaml")
 	data, err := os.ReadFile(file)
 	if os.IsNotExist(err) {
 		return cfg, nil // a new personal stack has no file: the defaults apply
