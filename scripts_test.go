@@ -36,7 +36,20 @@ func ciScript(t *testing.T, env []string, args ...string) (string, string, error
 // ciScriptWithFindings is ciScript with the guard's findings file of an earlier step.
 func ciScriptWithFindings(t *testing.T, env []string, findings string, args ...string) (string, string, error) {
 	t.Helper()
+	combined, outputs, _, err := runScript(t, "scripts/ci.sh", env, findings, args...)
+	return combined, outputs, err
+}
+
+// runScript runs script as ciScript runs scripts/ci.sh, and returns its output, its step
+// outputs and its job summary.
+func runScript(t *testing.T, script string, env []string, findings string, args ...string) (string, string, string, error) {
+	t.Helper()
 	tmp := t.TempDir()
+	for _, e := range env {
+		if dir, ok := strings.CutPrefix(e, "RUNNER_TEMP="); ok {
+			tmp = dir // an earlier step's working files
+		}
+	}
 	if findings != "" {
 		data, err := os.ReadFile(findings)
 		if err != nil {
@@ -46,8 +59,8 @@ func ciScriptWithFindings(t *testing.T, env []string, findings string, args ...s
 			t.Fatal(err)
 		}
 	}
-	out := filepath.Join(tmp, "github-output")
-	cmd := exec.Command("scripts/ci.sh", args...)
+	out, summary := filepath.Join(tmp, "github-output"), filepath.Join(tmp, "github-step-summary")
+	cmd := exec.Command(script, args...)
 	tools := hostTools(t, append(scriptTools, "go")...)
 	for _, e := range os.Environ() {
 		name, _, _ := strings.Cut(e, "=")
@@ -64,10 +77,11 @@ func ciScriptWithFindings(t *testing.T, env []string, findings string, args ...s
 			cmd.Env = append(cmd.Env, e)
 		}
 	}
-	cmd.Env = append(cmd.Env, "PATH="+fakes+tools, "RUNNER_TEMP="+tmp, "GITHUB_OUTPUT="+out)
+	cmd.Env = append(cmd.Env, "PATH="+fakes+tools, "RUNNER_TEMP="+tmp, "GITHUB_OUTPUT="+out, "GITHUB_STEP_SUMMARY="+summary)
 	combined, err := cmd.CombinedOutput()
 	outputs, _ := os.ReadFile(out)
-	return string(combined), string(outputs), err
+	summaryText, _ := os.ReadFile(summary)
+	return string(combined), string(outputs), string(summaryText), err
 }
 
 // withFakes is a PATH entry with stand-ins for the named commands.
@@ -241,7 +255,7 @@ func TestLocalCommandsStopWithoutPrerequisites(t *testing.T) {
 }
 
 // scriptTools are the commands the scripts in scripts/ use besides the ones a test fakes.
-var scriptTools = []string{"bash", "cat", "dirname", "head", "base64", "mkdir", "mktemp", "rm", "sleep", "timeout", "tr", "grep", "sed", "date", "jq"}
+var scriptTools = []string{"bash", "cat", "cp", "dirname", "head", "base64", "mkdir", "mktemp", "rm", "sleep", "sort", "timeout", "tr", "grep", "sed", "date", "jq"}
 
 // hostTools is a PATH holding only the named commands of this machine (as symlinks), so that
 // a script under test finds exactly those, whatever else the host has installed.
