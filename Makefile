@@ -10,7 +10,7 @@ export STACK
 GOLANGCI_LINT := go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 ACTIONLINT := go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
-.PHONY: help up preview down destroy test golden lint preview-staging
+.PHONY: help up preview down destroy e2e test golden lint preview-staging
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-16s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ down: ## Remove the local stack's containers and network; keep its data volumes 
 
 destroy: ## Delete the local stack: containers, credentials, data volumes and images
 	@scripts/local.sh destroy
+
+e2e: ## The local stack end to end, as the pull-request job runs it: up, down, up, destroy, nothing left (STACK default e2e-local)
+	@STACK=$(if $(filter command line environment,$(origin STACK)),$(STACK),e2e-local) scripts/e2e.sh local
 
 test: ## Run the test suite (the same command CI runs)
 	go test ./...

@@ -335,3 +335,76 @@ func TestToolsMercureIsTheImagesRelease(t *testing.T) {
 		t.Errorf("docker/mercure runs %s, but the tests run Mercure %s (tools/mercure)", tag, version)
 	}
 }
+
+// contextCopyProblems lists the COPY and ADD instructions of stages that take the whole build
+// context (source "." or "./") without excluding pulumi-docker's copy of the Dockerfile.
+func contextCopyProblems(stages []dockerStage) []string {
+	var problems []string
+	for _, s := range stages {
+		for _, in := range s.instructions {
+			if in.cmd != "COPY" && in.cmd != "ADD" {
+				continue
+			}
+			fields := strings.Fields(in.args)
+			var sources []string
+			excluded := false
+			for _, f := range fields {
+				switch {
+				case f == "--exclude=.dockerfile.*", strings.HasPrefix(f, "--from="):
+					excluded = true // or not from the context
+				case !strings.HasPrefix(f, "--"):
+					sources = append(sources, f)
+				}
+			}
+			if len(sources) > 1 && !excluded && (slices.Contains(sources[:len(sources)-1], ".") || slices.Contains(sources[:len(sources)-1], "./")) {
+				problems = append(problems, fmt.Sprintf("line %d: %s %s", in.line, in.cmd, in.args))
+			}
+		}
+	}
+	return problems
+}
+
+// An image whose Dockerfile lies outside its build context gets a copy of the Dockerfile in
+// the context from pulumi-docker (.dockerfile.<random>, v4.11.2 provider/image.go:
+// clibuild.AddDockerfileToBuildContext), and BuildKit does not apply .dockerignore to an
+// uploaded context: a COPY of the whole context must exclude it, or the file lands in the
+// image and the COPY misses the cache on every build. COPY --exclude needs the Dockerfile
+// 1.19 frontend, which `# syntax=docker/dockerfile:1` pulls.
+func TestContextCopiesLeaveOutPulumisDockerfile(t *testing.T) {
+	checked := 0
+	for _, stack := range []string{"local", "staging"} {
+		for _, img := range mustRun(t, stack, nil).OfType("docker:index/image:Image") {
+			build := img.Inputs["build"].ObjectValue()
+			context, dockerfile := build["context"].StringValue(), build["dockerfile"].StringValue()
+			if rel, err := filepath.Rel(context, dockerfile); err == nil && !strings.HasPrefix(rel, "..") {
+				continue // inside the context: nothing is added
+			}
+			checked++
+			data, err := os.ReadFile(dockerfile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(string(data), "# syntax=docker/dockerfile:1\n") {
+				t.Errorf("%s: the first line must be `# syntax=docker/dockerfile:1` (COPY --exclude)", dockerfile)
+			}
+			stages, _ := parseDockerfile(t, dockerfile)
+			for _, p := range contextCopyProblems(stages) {
+				t.Errorf("%s (%s's %s): %s copies the whole context with pulumi-docker's copy of the Dockerfile; add --exclude=.dockerfile.*", dockerfile, stack, img.Name, p)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no image has its Dockerfile outside its context; the check would pass vacuously")
+	}
+	// The check itself, on what it must catch and what it must let through.
+	bad := []dockerStage{{instructions: []dockerInstruction{
+		{cmd: "COPY", args: "--chown=app:app . /var/www/html", line: 1},
+		{cmd: "COPY", args: "./ /srv", line: 2},
+		{cmd: "COPY", args: "--exclude=.dockerfile.* --chown=app:app . /var/www/html", line: 3},
+		{cmd: "COPY", args: "composer.json /srv/", line: 4},
+		{cmd: "COPY", args: "--from=base /x .", line: 5},
+	}}}
+	if got := contextCopyProblems(bad); len(got) != 2 || !strings.HasPrefix(got[0], "line 1:") || !strings.HasPrefix(got[1], "line 2:") {
+		t.Errorf("contextCopyProblems = %q; want lines 1 and 2", got)
+	}
+}
