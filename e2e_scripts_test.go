@@ -285,3 +285,51 @@ func TestE2EAWSDestroy(t *testing.T) {
 func strconvTime(offset int64) string {
 	return strconv.FormatInt(time.Now().Unix()+offset, 10)
 }
+
+// containerd-store adds the feature to daemon.json, keeping what is there, restarts Docker,
+// and fails when the engine does not come back on the containerd store.
+func TestCIContainerdStore(t *testing.T) {
+	for _, c := range []struct {
+		name, before, driverStatus, want string
+		ok                               bool
+	}{
+		{"keeps the runner's settings", `{"exec-opts": ["native.cgroupdriver=cgroupfs"]}`, `[["driver-type","io.containerd.snapshotter.v1"]]`,
+			`{"exec-opts":["native.cgroupdriver=cgroupfs"],"features":{"containerd-snapshotter":true}}`, true},
+		{"no daemon.json", "", `[["driver-type","io.containerd.snapshotter.v1"]]`, `{"features":{"containerd-snapshotter":true}}`, true},
+		{"the engine ignores it", "", `[["Backing Filesystem","extfs"]]`, "does not use the containerd image store", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			conf := filepath.Join(dir, "daemon.json")
+			if c.before != "" {
+				if err := os.WriteFile(conf, []byte(c.before), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fakes := withFakes(t, map[string]string{
+				"sudo":      `"$@"`,
+				"tee":       `cat >"$1"`,
+				"seq":       `echo 1`,
+				"systemctl": `echo "$*" >>` + dir + `/systemctl.log`,
+				"docker":    `echo '` + c.driverStatus + `'`,
+			})
+			out, _, err := ciScript(t, append(fakes, "DOCKER_DAEMON_JSON="+conf), "containerd-store")
+			if c.ok != (err == nil) {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if !c.ok {
+				if !strings.Contains(out, c.want) {
+					t.Errorf("want %q:\n%s", c.want, out)
+				}
+				return
+			}
+			got, _ := os.ReadFile(conf)
+			if compact := strings.Join(strings.Fields(string(got)), ""); compact != c.want {
+				t.Errorf("daemon.json = %s, want %s", got, c.want)
+			}
+			if log, _ := os.ReadFile(filepath.Join(dir, "systemctl.log")); string(log) != "restart docker\n" {
+				t.Errorf("systemctl: %q", log)
+			}
+		})
+	}
+}

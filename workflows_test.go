@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // verifiedActions are the action versions the workflows may use: each SHA was read from the
@@ -25,6 +27,9 @@ var verifiedActions = map[string]map[string]string{
 	},
 	"aws-actions/configure-aws-credentials": {
 		"e6de054238d6b7531b4efff3b6587d9aade6a06c": "v6.2.3",
+	},
+	"docker/build-push-action": {
+		"53b7df96c91f9c12dcc8a07bcb9ccacbed38856a": "v7.3.0",
 	},
 	"pulumi/actions": {
 		"8e5e406f4007fca908480587cb9893c07090f58d": "v7.0.0",
@@ -109,7 +114,7 @@ func TestCodeOwnersCoverTheDeploymentPaths(t *testing.T) {
 // The jobs that hold cloud credentials take them from a GitHub environment, never from the
 // repository: the deployment from `staging`, the preview from `preview`.
 func TestCredentialsComeFromEnvironments(t *testing.T) {
-	for file, env := range map[string]string{"deploy.yml": "environment: staging", "pull-request.yml": "environment: preview"} {
+	for file, env := range map[string]string{"deploy.yml": "environment: staging", "pull-request.yml": "environment: preview", "e2e-aws.yml": "environment: e2e"} {
 		data, err := os.ReadFile(filepath.Join(".github/workflows", file))
 		if err != nil {
 			t.Fatal(err)
@@ -117,5 +122,117 @@ func TestCredentialsComeFromEnvironments(t *testing.T) {
 		if !strings.Contains(string(data), "\n    "+env+"\n") {
 			t.Errorf("%s: the job with credentials is not in `%s`", file, env)
 		}
+	}
+}
+
+// workflowJob is the part of a job these tests read.
+type workflowJob struct {
+	If             string            `yaml:"if"`
+	TimeoutMinutes int               `yaml:"timeout-minutes"`
+	Env            map[string]string `yaml:"env"`
+	Steps          []struct {
+		Name           string            `yaml:"name"`
+		Uses           string            `yaml:"uses"`
+		Run            string            `yaml:"run"`
+		If             string            `yaml:"if"`
+		TimeoutMinutes int               `yaml:"timeout-minutes"`
+		With           map[string]string `yaml:"with"`
+	} `yaml:"steps"`
+}
+
+func readJob(t *testing.T, file, job string) workflowJob {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(".github/workflows", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf struct {
+		Jobs map[string]workflowJob `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(data, &wf); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	j, ok := wf.Jobs[job]
+	if !ok {
+		t.Fatalf("%s has no job %s", file, job)
+	}
+	return j
+}
+
+// The pull request's local-stack job warms the build cache with exactly the builds the
+// program asks pulumi-docker for (another context, Dockerfile, target or argument would
+// warm a cache nobody reads), on the containerd image store, before make e2e; and it states
+// its budget.
+func TestLocalStackJobWarmsTheCacheThePulumiBuildReads(t *testing.T) {
+	job := readJob(t, "pull-request.yml", "local-stack")
+	order := []string{}
+	warmed := map[string]map[string]string{}
+	for _, st := range job.Steps {
+		switch {
+		case strings.HasPrefix(st.Uses, "docker/build-push-action@"):
+			order = append(order, "warm")
+			warmed[st.With["target"]] = st.With
+		case strings.Contains(st.Run, "scripts/ci.sh containerd-store"):
+			order = append(order, "store")
+		case st.Run == "make e2e":
+			order = append(order, "e2e")
+		}
+	}
+	if got := strings.Join(order, ","); got != "store,warm,warm,e2e" {
+		t.Errorf("steps: %s; want the containerd store, the two cache builds, then make e2e", got)
+	}
+	for _, target := range []string{"development", "production"} {
+		run := mustRun(t, job.Env["STACK"], map[string]string{"phpTarget": target})
+		build := run.Named("docker:index/image:Image", "app-image").Inputs["build"].ObjectValue()
+		var args []string
+		for k, v := range build["args"].ObjectValue() {
+			args = append(args, string(k)+"="+v.StringValue())
+		}
+		w := warmed[target]
+		for _, c := range [][3]string{
+			{"context", w["context"], build["context"].StringValue()},
+			{"file", w["file"], build["dockerfile"].StringValue()},
+			{"target", w["target"], build["target"].StringValue()},
+			{"build-args", w["build-args"], strings.Join(args, "\n")},
+		} {
+			if c[1] != c[2] {
+				t.Errorf("the %s cache build's %s is %q; the program builds with %q", target, c[0], c[1], c[2])
+			}
+		}
+		scope := "scope=app-" + target
+		if !strings.Contains(w["cache-from"], "type=gha,"+scope) || !strings.Contains(w["cache-to"], "type=gha,mode=max,"+scope) {
+			t.Errorf("the %s cache build does not read and write the gha cache %s: %v", target, scope, w)
+		}
+	}
+	if budget := job.Env["E2E_BUDGET_MINUTES"]; budget == "" || job.TimeoutMinutes <= atoi(budget) {
+		t.Errorf("the job states no budget (E2E_BUDGET_MINUTES %q) below its timeout (%d)", budget, job.TimeoutMinutes)
+	}
+}
+
+// The AWS end-to-end job destroys its stack whatever happened before, within the job's
+// timeout, and names the stack after the run, as scripts/e2e.sh requires.
+func TestAWSJobAlwaysDestroys(t *testing.T) {
+	job := readJob(t, "e2e-aws.yml", "e2e")
+	if !strings.HasPrefix(job.Env["E2E_STACK"], "e2e-${{ github.run_id }}") {
+		t.Errorf("E2E_STACK = %q; want a name per run", job.Env["E2E_STACK"])
+	}
+	steps, total := map[string]string{}, 0
+	for _, st := range job.Steps {
+		if strings.HasPrefix(st.Run, "scripts/e2e.sh ") {
+			steps[strings.TrimPrefix(st.Run, "scripts/e2e.sh ")] = st.If
+			if st.TimeoutMinutes == 0 {
+				t.Errorf("step %q has no timeout: a hung step would eat the destroy's time", st.Name)
+			}
+			total += st.TimeoutMinutes
+		}
+	}
+	if len(steps) != 3 || steps["aws-destroy"] != "always()" || steps["aws-up"] != "" || steps["aws-check"] != "" {
+		t.Errorf("steps: %v; want aws-up, aws-check, then aws-destroy with if: always()", steps)
+	}
+	if total > job.TimeoutMinutes {
+		t.Errorf("the steps may take %d minutes, beyond the job's %d: the destroy could be cut off", total, job.TimeoutMinutes)
+	}
+	if !strings.Contains(job.If, "github.event.label.name == 'e2e-aws'") || !strings.Contains(job.If, "head.repo.full_name == github.repository") {
+		t.Errorf("on a pull request the job must need the e2e-aws label and a branch of this repository: %s", job.If)
 	}
 }

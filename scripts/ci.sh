@@ -8,6 +8,7 @@
 #   scripts/ci.sh verify-deployment  after pulumi up: does ECS run what it deployed?
 #   scripts/ci.sh wait-for-staging   wait until no staging deployment of this commit runs
 #   scripts/ci.sh promote            set production's images to what staging runs (or a rollback's)
+#   scripts/ci.sh containerd-store   the Docker engine's containerd image store (for the build cache)
 #   scripts/ci.sh preview            for people (make preview-staging): the diff, then the guard
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -251,6 +252,30 @@ To roll back to these later, run *deploy production* by hand with them as app-im
 	fi
 }
 
+# containerd_store turns on the Docker engine's containerd image store, with which the
+# engine's own builder (the `docker` buildx driver, the one pulumi-docker's builds use too)
+# can import and export the GitHub Actions build cache (Docker docs, "Cache storage
+# backends": the docker driver supports gha "only if you have enabled the containerd image
+# store"). It keeps whatever else daemon.json sets, restarts the engine and checks the store.
+containerd_store() {
+	local conf=${DOCKER_DAEMON_JSON:-/etc/docker/daemon.json} current='{}'
+	if [ -s "$conf" ]; then
+		current=$(sudo cat "$conf")
+	fi
+	jq '.features["containerd-snapshotter"] = true' <<<"$current" | sudo tee "$conf" >/dev/null
+	sudo systemctl restart docker
+	local status
+	for _ in $(seq 30); do
+		if status=$(docker info --format '{{json .DriverStatus}}' 2>/dev/null); then
+			break
+		fi
+		sleep 1
+	done
+	grep -q io.containerd.snapshotter <<<"${status:-}" ||
+		die "the Docker engine does not use the containerd image store after the restart (driver status: ${status:-no answer})"
+	echo "Docker uses the containerd image store."
+}
+
 # preview is what a developer with staging credentials runs: the diff, then the guard.
 preview() {
 	export PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER=true
@@ -270,5 +295,6 @@ allow-destructive) allow_destructive ;;
 verify-deployment) verify_deployment ;;
 wait-for-staging) wait_for_staging ;;
 promote) promote ;;
-*) die "usage: scripts/ci.sh select|guard|annotate-comment|allow-destructive|verify-deployment|wait-for-staging|promote|preview" ;;
+containerd-store) containerd_store ;;
+*) die "usage: scripts/ci.sh select|guard|annotate-comment|allow-destructive|verify-deployment|wait-for-staging|promote|containerd-store|preview" ;;
 esac
