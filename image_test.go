@@ -337,7 +337,8 @@ func TestToolsMercureIsTheImagesRelease(t *testing.T) {
 }
 
 // contextCopyProblems lists the COPY and ADD instructions of stages that take the whole build
-// context (source "." or "./") without excluding pulumi-docker's copy of the Dockerfile.
+// context (source "." or "./") without excluding what pulumi-docker adds to it: its copy of
+// the Dockerfile and the .dockerignore it rewrites.
 func contextCopyProblems(stages []dockerStage) []string {
 	var problems []string
 	for _, s := range stages {
@@ -345,18 +346,20 @@ func contextCopyProblems(stages []dockerStage) []string {
 			if in.cmd != "COPY" && in.cmd != "ADD" {
 				continue
 			}
-			fields := strings.Fields(in.args)
 			var sources []string
-			excluded := false
-			for _, f := range fields {
+			excludes, fromStage := map[string]bool{}, false
+			for _, f := range strings.Fields(in.args) {
 				switch {
-				case f == "--exclude=.dockerfile.*", strings.HasPrefix(f, "--from="):
-					excluded = true // or not from the context
+				case strings.HasPrefix(f, "--exclude="):
+					excludes[strings.TrimPrefix(f, "--exclude=")] = true
+				case strings.HasPrefix(f, "--from="):
+					fromStage = true // not from the context
 				case !strings.HasPrefix(f, "--"):
 					sources = append(sources, f)
 				}
 			}
-			if len(sources) > 1 && !excluded && (slices.Contains(sources[:len(sources)-1], ".") || slices.Contains(sources[:len(sources)-1], "./")) {
+			excluded := excludes[".dockerfile.*"] && excludes[".dockerignore"]
+			if len(sources) > 1 && !fromStage && !excluded && (slices.Contains(sources[:len(sources)-1], ".") || slices.Contains(sources[:len(sources)-1], "./")) {
 				problems = append(problems, fmt.Sprintf("line %d: %s %s", in.line, in.cmd, in.args))
 			}
 		}
@@ -366,10 +369,11 @@ func contextCopyProblems(stages []dockerStage) []string {
 
 // An image whose Dockerfile lies outside its build context gets a copy of the Dockerfile in
 // the context from pulumi-docker (.dockerfile.<random>, v4.11.2 provider/image.go:
-// clibuild.AddDockerfileToBuildContext), and BuildKit does not apply .dockerignore to an
-// uploaded context: a COPY of the whole context must exclude it, or the file lands in the
-// image and the COPY misses the cache on every build. COPY --exclude needs the Dockerfile
-// 1.19 frontend, which `# syntax=docker/dockerfile:1` pulls.
+// clibuild.AddDockerfileToBuildContext), with that name appended to .dockerignore, and
+// BuildKit does not apply .dockerignore to an uploaded context: a COPY of the whole context
+// must exclude both, or they land in the image and the COPY misses the cache on every build
+// (tried with a Docker 28.0.4 engine and the Dockerfile 1.19 and 1.26 frontends). COPY
+// --exclude needs the Dockerfile 1.19 frontend, which `# syntax=docker/dockerfile:1` pulls.
 func TestContextCopiesLeaveOutPulumisDockerfile(t *testing.T) {
 	checked := 0
 	for _, stack := range []string{"local", "staging"} {
@@ -389,7 +393,7 @@ func TestContextCopiesLeaveOutPulumisDockerfile(t *testing.T) {
 			}
 			stages, _ := parseDockerfile(t, dockerfile)
 			for _, p := range contextCopyProblems(stages) {
-				t.Errorf("%s (%s's %s): %s copies the whole context with pulumi-docker's copy of the Dockerfile; add --exclude=.dockerfile.*", dockerfile, stack, img.Name, p)
+				t.Errorf("%s (%s's %s): %s copies the whole context with what pulumi-docker adds to it; add --exclude=.dockerfile.* --exclude=.dockerignore", dockerfile, stack, img.Name, p)
 			}
 		}
 	}
@@ -401,10 +405,12 @@ func TestContextCopiesLeaveOutPulumisDockerfile(t *testing.T) {
 		{cmd: "COPY", args: "--chown=app:app . /var/www/html", line: 1},
 		{cmd: "COPY", args: "./ /srv", line: 2},
 		{cmd: "COPY", args: "--exclude=.dockerfile.* --chown=app:app . /var/www/html", line: 3},
-		{cmd: "COPY", args: "composer.json /srv/", line: 4},
-		{cmd: "COPY", args: "--from=base /x .", line: 5},
+		{cmd: "COPY", args: "--exclude=.dockerfile.* --exclude=.dockerignore --chown=app:app . /var/www/html", line: 4},
+		{cmd: "COPY", args: "composer.json /srv/", line: 5},
+		{cmd: "COPY", args: "--from=base . /srv", line: 6},
 	}}}
-	if got := contextCopyProblems(bad); len(got) != 2 || !strings.HasPrefix(got[0], "line 1:") || !strings.HasPrefix(got[1], "line 2:") {
-		t.Errorf("contextCopyProblems = %q; want lines 1 and 2", got)
+	got := contextCopyProblems(bad)
+	if len(got) != 3 || !strings.HasPrefix(got[0], "line 1:") || !strings.HasPrefix(got[1], "line 2:") || !strings.HasPrefix(got[2], "line 3:") {
+		t.Errorf("contextCopyProblems = %q; want lines 1, 2 and 3", got)
 	}
 }

@@ -24,16 +24,12 @@ import (
 // the proxy), and names MySQL or Redis when it refuses the app's, which is what `make up`
 // reports after the data volume outlived the credentials it was created with.
 func TestSmokeChecksTheLocalTopology(t *testing.T) {
-	php := tool(t, "php")
-	requirePhpExtensions(t, php, "pdo_mysql", "redis")
-	readFiles(t, "app/public")
+	_, db, redis := standInServers(t)
 	readFiles(t, "docker")
 	public, err := filepath.Abs("app/public")
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := startMariaDB(t)
-	redis := startRedis(t, "redis-password")
 	// Without the hub's binary (SUDOKU_MERCURE_BIN), the round trip is left out here; CI
 	// has it (SUDOKU_REQUIRE_TOOLS=1 makes startHub fail without it).
 	hub, mercure := freeAddr(t), false
@@ -97,11 +93,7 @@ func TestSmokeChecksTheLocalTopology(t *testing.T) {
 // one-off task in the VPC (scripts/e2e.sh aws-status): from the command line it checks MySQL
 // and Redis and exits 0 only when both let the app in.
 func TestStatusFromTheCommandLine(t *testing.T) {
-	php := tool(t, "php")
-	requirePhpExtensions(t, php, "pdo_mysql", "redis")
-	readFiles(t, "app/public")
-	db := startMariaDB(t)
-	redis := startRedis(t, "redis-password")
+	php, db, redis := standInServers(t)
 	for _, c := range []struct {
 		dbPassword string
 		exit       int
@@ -126,6 +118,16 @@ func TestStatusFromTheCommandLine(t *testing.T) {
 			t.Errorf("with password %s: exit %d, %s; want exit %d and %s", c.dbPassword, code, out, c.exit, c.want)
 		}
 	}
+}
+
+// standInServers is PHP with the stand-in app's extensions, and a MariaDB and a Redis (its
+// password redis-password) of the test's; it returns php's path and the servers' addresses.
+func standInServers(t *testing.T) (php, db, redis string) {
+	t.Helper()
+	php = tool(t, "php")
+	requirePhpExtensions(t, php, "pdo_mysql", "redis")
+	readFiles(t, "app/public")
+	return php, startMariaDB(t), startRedis(t, "redis-password")
 }
 
 // assertStatusBodyTellsNoMore fails when status.php's body says more than whether each
@@ -195,11 +197,7 @@ func requirePhpExtensions(t *testing.T, php string, names ...string) {
 // seconds from each task and the load balancer would keep an idle Aurora Serverless v2
 // cluster from ever pausing.
 func TestHealthCheckLeavesTheDatabaseAlone(t *testing.T) {
-	php := tool(t, "php")
-	requirePhpExtensions(t, php, "pdo_mysql", "redis")
-	readFiles(t, "app/public")
-	db := startMariaDB(t)
-	redis := startRedis(t, "redis-password")
+	php, db, redis := standInServers(t)
 	url := serveStandIn(t, php, []string{
 		"DATABASE_URL=mysql://sudoku_user:db-password@" + db + "/sudoku?serverVersion=8.4.0&charset=utf8mb4",
 		"REDIS_URL=redis://default:redis-password@" + redis,
