@@ -131,6 +131,9 @@ aws_stack_name() {
 }
 
 need_aws() {
+	# A stack's secrets settings come from its state when Pulumi.<stack>.yaml is not there
+	# (a destroy by hand, from another machine, after a runner died).
+	export PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER=${PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER:-true}
 	need_pulumi
 	need aws "Install the AWS CLI v2: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"
 	need jq "Install jq: https://jqlang.org/download/ (apt-get install jq, brew install jq)."
