@@ -24,7 +24,11 @@ import (
 // the proxy), and names MySQL or Redis when it refuses the app's, which is what `make up`
 // reports after the data volume outlived the credentials it was created with.
 func TestSmokeChecksTheLocalTopology(t *testing.T) {
-	_, db, redis := standInServers(t)
+	php, db, redis := standInServers(t)
+	// What the release step does before the app starts.
+	if out, code := release(t, php, db, "sudoku_user", "db-password"); code != 0 {
+		t.Fatalf("release: %s", out)
+	}
 	readFiles(t, "docker")
 	public, err := filepath.Abs("app/public")
 	if err != nil {
@@ -94,6 +98,9 @@ func TestSmokeChecksTheLocalTopology(t *testing.T) {
 // and Redis and exits 0 only when both let the app in.
 func TestStatusFromTheCommandLine(t *testing.T) {
 	php, db, redis := standInServers(t)
+	if out, code := release(t, php, db, "sudoku_user", "db-password"); code != 0 {
+		t.Fatalf("release: %s", out)
+	}
 	for _, c := range []struct {
 		dbPassword string
 		exit       int

@@ -17,7 +17,7 @@
 // inside the VPC on AWS, where the load balancer does not route /status.php at all.
 //
 // The body says only whether each dependency is up and, if not, a short reason
-// (access-denied, unreachable, timeout, ...): no versions, extension lists or exception
+// (access-denied, not-migrated, unreachable, timeout, ...): no versions, extension lists or exception
 // text, which would help an attacker more than a user. The full error goes to the log
 // (stderr: the container's log), and never carries a password or a whole URL: see redact().
 
@@ -86,6 +86,8 @@ function reason(string $message): string
     $reasons = [
         'access-denied' => ['[1045]', 'WRONGPASS', 'NOAUTH', 'AUTH failed', 'invalid password'],
         'unknown-database' => ['[1049]'],
+        // SQLSTATE 42S02 (error 1146): the version table does not exist yet.
+        'not-migrated' => ['[42S02]', 'is not migrated'],
         'tls' => ['SSL', 'TLS', 'certificate'],
         'timeout' => ['timed out', 'timeout', '[2006]'],
         'unreachable' => ['[2002]', 'Connection refused', 'getaddrinfo', 'No route to host', 'Name or service not known'],
@@ -174,6 +176,18 @@ function checkDatabase(string $url): void
     $pdo = new PDO($dsn, $db['user'] ?? '', $db['pass'] ?? '', $options);
     if ((int) $pdo->query('SELECT 1')->fetchColumn() !== 1) {
         throw new UnexpectedValueException('SELECT 1 did not return 1');
+    }
+    // The schema this code expects: its newest migration, applied by the release step
+    // (bin/release). Without it, the app's queries would fail.
+    $migrations = glob(dirname(__DIR__) . '/migrations/*.sql') ?: [];
+    if ($migrations !== []) {
+        sort($migrations, SORT_STRING);
+        $newest = basename(end($migrations), '.sql');
+        $applied = $pdo->prepare('SELECT COUNT(*) FROM migration_versions WHERE version = ?');
+        $applied->execute([$newest]);
+        if ((int) $applied->fetchColumn() !== 1) {
+            throw new UnexpectedValueException("the schema is not migrated: $newest is not applied");
+        }
     }
 }
 

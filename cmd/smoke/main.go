@@ -231,6 +231,8 @@ func describe(service, reason string) string {
 		what = service + " has no database for the app"
 	case "not-configured":
 		what = "the app has no " + service + " URL"
+	case "not-migrated":
+		what = service + " lacks the schema the app's code expects (the release step has not applied its migrations)"
 	default:
 		what = service + " fails the app's check"
 	}

@@ -27,9 +27,10 @@ func smoke(t *testing.T, env map[string]string, args ...string) (int, string, st
 }
 
 const (
-	healthy   = `{"status": "ok", "database": {"ok": true}, "redis": {"ok": true}}`
-	dbRefuses = `{"status": "degraded", "database": {"ok": false, "reason": "access-denied"}, "redis": {"ok": true}}`
-	redisDown = `{"status": "degraded", "database": {"ok": true}, "redis": {"ok": false, "reason": "unreachable"}}`
+	healthy     = `{"status": "ok", "database": {"ok": true}, "redis": {"ok": true}}`
+	dbRefuses   = `{"status": "degraded", "database": {"ok": false, "reason": "access-denied"}, "redis": {"ok": true}}`
+	redisDown   = `{"status": "degraded", "database": {"ok": true}, "redis": {"ok": false, "reason": "unreachable"}}`
+	notMigrated = `{"status": "degraded", "database": {"ok": false, "reason": "not-migrated"}, "redis": {"ok": true}}`
 )
 
 var keys = map[string]string{"MERCURE_PUBLISHER_JWT_KEY": "publisher-key", "MERCURE_SUBSCRIBER_JWT_KEY": "subscriber-key"}
@@ -151,6 +152,7 @@ func TestSmokeKeepsAndBreaksPromises(t *testing.T) {
 		{"a proxy not ready yet", &fakeStack{status: []string{"502", healthy}}, nil, 0, "status: the app reaches MySQL and Redis"},
 		{"MySQL refuses the app", &fakeStack{status: []string{dbRefuses}}, nil, 1, "status: MySQL refuses the app's credentials (access-denied"},
 		{"Redis is unreachable", &fakeStack{status: []string{redisDown}}, nil, 1, "status: the app cannot reach Redis (unreachable"},
+		{"the schema is not migrated", &fakeStack{status: []string{notMigrated}}, nil, 1, "status: MySQL lacks the schema the app's code expects (the release step has not applied its migrations) (not-migrated"},
 		{"status hidden, as on AWS", &fakeStack{hiddenStatus: true}, []string{"-status", "hidden"}, 0, "/status.php is not served to the internet"},
 		{"status public where it must be hidden", &fakeStack{status: []string{healthy}}, []string{"-status", "hidden"}, 1, "status: /status.php answers 200 OK; it must not be served"},
 		{"no security headers", &fakeStack{status: []string{healthy}, noHeaders: true}, nil, 1, `headers: / lacks security headers: `},

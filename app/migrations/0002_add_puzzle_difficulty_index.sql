@@ -1,0 +1,2 @@
+-- Puzzles are picked by difficulty.
+CREATE INDEX puzzle_difficulty ON puzzle (difficulty);

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The stand-in app's release command (app/bin/release) against a real MySQL-protocol server
+// (MariaDB from Debian), as the release step runs it.
+
+// release runs app/bin/release as user (password pass) against db, with env added, and
+// returns its output and exit status.
+func release(t *testing.T, php, db, user, pass string, env ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(php, "app/bin/release")
+	cmd.Env = append(append(os.Environ(), "DATABASE_URL=mysql://"+user+":"+pass+"@"+db+"/sudoku"), env...)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return string(out), exit.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+// sqlAs runs SQL on db's sudoku database as user and returns its tab-separated rows.
+func sqlAs(t *testing.T, db, user, pass, sql string) (string, error) {
+	t.Helper()
+	out, err := exec.Command(tool(t, "mariadb"), "--no-defaults", "-h", "127.0.0.1", "-P", portOf(db), "-u"+user, "-p"+pass,
+		"-N", "-B", "sudoku", "-e", sql).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+func mustQuery(t *testing.T, db, sql string) string {
+	t.Helper()
+	out, err := sqlAs(t, db, "sudoku_user", "db-password", sql)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", sql, err, out)
+	}
+	return out
+}
+
+// migrationsDir writes migrations (name → SQL) to a directory of the test's.
+func migrationsDir(t *testing.T, migrations map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, sql := range migrations {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(sql), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// The app's migrations apply once; a second release changes nothing; status.php reports
+// the database down until they are applied.
+func TestReleaseIsIdempotent(t *testing.T) {
+	php, db, redis := standInServers(t)
+	readFiles(t, "app/migrations")
+	status := func() string {
+		cmd := exec.Command(php, "app/public/status.php")
+		cmd.Env = append(os.Environ(), "DATABASE_URL=mysql://sudoku_user:db-password@"+db+"/sudoku", "REDIS_URL=redis://default:redis-password@"+redis)
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	if s := status(); !strings.Contains(s, `"reason": "not-migrated"`) {
+		t.Errorf("before the release, status.php says: %s", s)
+	}
+	out, code := release(t, php, db, "sudoku_user", "db-password")
+	if code != 0 || !strings.Contains(out, "release: applied 0001_create_puzzle") || !strings.Contains(out, "release: applied 0002_add_puzzle_difficulty_index") {
+		t.Fatalf("first release: exit %d\n%s", code, out)
+	}
+	schema := func() string {
+		return mustQuery(t, db, "SELECT version FROM migration_versions ORDER BY version") + "\n" +
+			mustQuery(t, db, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'sudoku' AND TABLE_NAME = 'puzzle' ORDER BY ORDINAL_POSITION") + "\n" +
+			mustQuery(t, db, "SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 'sudoku' AND TABLE_NAME = 'puzzle' ORDER BY INDEX_NAME")
+	}
+	before := schema()
+	if want := "0001_create_puzzle\n0002_add_puzzle_difficulty_index\nid\ngrid\ndifficulty\ncreated_at\nPRIMARY\npuzzle_difficulty"; before != want {
+		t.Errorf("after the release:\n%s\nwant\n%s", before, want)
+	}
+	out, code = release(t, php, db, "sudoku_user", "db-password")
+	if code != 0 || !strings.Contains(out, "release: nothing to apply; 2 migrations applied in all") {
+		t.Errorf("second release: exit %d\n%s", code, out)
+	}
+	if after := schema(); after != before {
+		t.Errorf("a second release changed the schema:\n%s", after)
+	}
+	if s := status(); !strings.Contains(s, `"status": "ok"`) {
+		t.Errorf("after the release, status.php says: %s", s)
+	}
+}
+
+// Two releases at once (two tasks starting together) apply each migration once: the second
+// waits for the first's lock, then finds nothing to do.
+func TestConcurrentReleasesApplyEachMigrationOnce(t *testing.T) {
+	php, db, _ := standInServers(t)
+	dir := migrationsDir(t, map[string]string{
+		"0001_counter.sql": "CREATE TABLE counter (n INT NOT NULL);\n",
+		// Slow, and not idempotent: run twice, it would insert two rows.
+		"0002_slow_insert.sql": "DO SLEEP(1);\nINSERT INTO counter VALUES (1);\n",
+	})
+	var wg sync.WaitGroup
+	outs, codes := make([]string, 2), make([]int, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], codes[i] = release(t, php, db, "sudoku_user", "db-password", "MIGRATIONS_DIR="+dir)
+		}()
+	}
+	wg.Wait()
+	if codes[0] != 0 || codes[1] != 0 {
+		t.Fatalf("exit %v:\n%s\n%s", codes, outs[0], outs[1])
+	}
+	if n := mustQuery(t, db, "SELECT COUNT(*) FROM counter"); n != "1" {
+		t.Errorf("the slow migration ran %s times:\n%s\n%s", n, outs[0], outs[1])
+	}
+	if n := mustQuery(t, db, "SELECT COUNT(*) FROM migration_versions"); n != "2" {
+		t.Errorf("%s versions recorded", n)
+	}
+	if applied := strings.Count(outs[0]+outs[1], "release: applied "); applied != 2 {
+		t.Errorf("%d migrations applied in all, want 2:\n%s\n%s", applied, outs[0], outs[1])
+	}
+}
+
+// A failing migration exits non-zero, says which and where, and is not recorded; the ones
+// before it are, and once fixed it is the only one the next release applies.
+func TestFailingMigrationIsNotRecorded(t *testing.T) {
+	php, db, _ := standInServers(t)
+	migrations := map[string]string{
+		"0001_ok.sql":     "CREATE TABLE ok (n INT);\n",
+		"0002_broken.sql": "CREATE TABLE broken (n INT);\nALTER TABLE no_such_table ADD COLUMN x INT;\n",
+		"0003_later.sql":  "CREATE TABLE later (n INT);\n",
+	}
+	dir := migrationsDir(t, migrations)
+	out, code := release(t, php, db, "sudoku_user", "db-password", "MIGRATIONS_DIR="+dir)
+	if code != 1 || !strings.Contains(out, "release: migration 0002_broken failed at statement 2:") || strings.Contains(out, "db-password") {
+		t.Errorf("exit %d; want 1, naming the migration and statement (and no password):\n%s", code, out)
+	}
+	if v := mustQuery(t, db, "SELECT version FROM migration_versions"); v != "0001_ok" {
+		t.Errorf("recorded: %q; want only 0001_ok", v)
+	}
+	if tables := mustQuery(t, db, "SHOW TABLES LIKE 'later'"); tables != "" {
+		t.Error("a migration after the failed one ran")
+	}
+	// Fixed so that it may run again (its first statement did, and DDL is not rolled back).
+	if err := os.WriteFile(filepath.Join(dir, "0002_broken.sql"), []byte("CREATE TABLE IF NOT EXISTS broken (n INT);\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code = release(t, php, db, "sudoku_user", "db-password", "MIGRATIONS_DIR="+dir)
+	if code != 0 || strings.Contains(out, "0001_ok") || !strings.Contains(out, "applied 0002_broken") || !strings.Contains(out, "applied 0003_later") {
+		t.Errorf("after the fix: exit %d\n%s", code, out)
+	}
+}
