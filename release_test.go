@@ -13,12 +13,18 @@ import (
 // The stand-in app's release command (app/bin/release) against a real MySQL-protocol server
 // (MariaDB from Debian), as the release step runs it.
 
-// release runs app/bin/release as user (password pass) against db, with env added, and
+// release runs app/bin/release against db as the local stack's user, with env added, and
 // returns its output and exit status.
-func release(t *testing.T, php, db, user, pass string, env ...string) (string, int) {
+func release(t *testing.T, php, db string, env ...string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(php, "app/bin/release")
-	cmd.Env = append(append(os.Environ(), "DATABASE_URL=mysql://"+user+":"+pass+"@"+db+"/sudoku"), env...)
+	cmd.Env = append(append(os.Environ(), "DATABASE_URL=mysql://sudoku_user:db-password@"+db+"/sudoku"), env...)
+	return runExit(t, cmd)
+}
+
+// runExit runs cmd and returns its combined output and exit status.
+func runExit(t *testing.T, cmd *exec.Cmd) (string, int) {
+	t.Helper()
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	switch {
@@ -73,7 +79,7 @@ func TestReleaseIsIdempotent(t *testing.T) {
 	if s := status(); !strings.Contains(s, `"reason": "not-migrated"`) {
 		t.Errorf("before the release, status.php says: %s", s)
 	}
-	out, code := release(t, php, db, "sudoku_user", "db-password")
+	out, code := release(t, php, db)
 	if code != 0 || !strings.Contains(out, "release: applied 0001_create_puzzle") || !strings.Contains(out, "release: applied 0002_add_puzzle_difficulty_index") {
 		t.Fatalf("first release: exit %d\n%s", code, out)
 	}
@@ -86,7 +92,7 @@ func TestReleaseIsIdempotent(t *testing.T) {
 	if want := "0001_create_puzzle\n0002_add_puzzle_difficulty_index\nid\ngrid\ndifficulty\ncreated_at\nPRIMARY\npuzzle_difficulty"; before != want {
 		t.Errorf("after the release:\n%s\nwant\n%s", before, want)
 	}
-	out, code = release(t, php, db, "sudoku_user", "db-password")
+	out, code = release(t, php, db)
 	if code != 0 || !strings.Contains(out, "release: nothing to apply; 2 migrations applied in all") {
 		t.Errorf("second release: exit %d\n%s", code, out)
 	}
@@ -113,7 +119,7 @@ func TestConcurrentReleasesApplyEachMigrationOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			outs[i], codes[i] = release(t, php, db, "sudoku_user", "db-password", "MIGRATIONS_DIR="+dir)
+			outs[i], codes[i] = release(t, php, db, "MIGRATIONS_DIR="+dir)
 		}()
 	}
 	wg.Wait()
@@ -141,7 +147,7 @@ func TestFailingMigrationIsNotRecorded(t *testing.T) {
 		"0003_later.sql":  "CREATE TABLE later (n INT);\n",
 	}
 	dir := migrationsDir(t, migrations)
-	out, code := release(t, php, db, "sudoku_user", "db-password", "MIGRATIONS_DIR="+dir)
+	out, code := release(t, php, db, "MIGRATIONS_DIR="+dir)
 	if code != 1 || !strings.Contains(out, "release: migration 0002_broken failed at statement 2:") || strings.Contains(out, "db-password") {
 		t.Errorf("exit %d; want 1, naming the migration and statement (and no password):\n%s", code, out)
 	}
@@ -155,8 +161,118 @@ func TestFailingMigrationIsNotRecorded(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "0002_broken.sql"), []byte("CREATE TABLE IF NOT EXISTS broken (n INT);\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, code = release(t, php, db, "sudoku_user", "db-password", "MIGRATIONS_DIR="+dir)
+	out, code = release(t, php, db, "MIGRATIONS_DIR="+dir)
 	if code != 0 || strings.Contains(out, "0001_ok") || !strings.Contains(out, "applied 0002_broken") || !strings.Contains(out, "applied 0003_later") {
 		t.Errorf("after the fix: exit %d\n%s", code, out)
+	}
+}
+
+// releaseStep is the app image's app-release, with the image's db-users.php beside it, run
+// with env (the release container's environment on AWS) from the repository's root, so that
+// the stand-in app's release command finds app/bin/release.
+func releaseStep(t *testing.T, env ...string) (string, int) {
+	t.Helper()
+	users := writeTemp(t, "db-users.php", appImageFile(t, "DB_USERS"))
+	script := strings.ReplaceAll(appImageFile(t, "APP_RELEASE"), "/usr/local/lib/sudoku/db-users.php", users)
+	cmd := exec.Command(tool(t, "bash"), writeTemp(t, "app-release", script))
+	cmd.Env = append(os.Environ(), env...)
+	return runExit(t, cmd)
+}
+
+// grants are a user's rights, as SHOW GRANTS lists them, without the password line.
+func grants(t *testing.T, db, user string) string {
+	t.Helper()
+	out, err := sqlAs(t, db, "sudoku_admin", "admin-password", "SHOW GRANTS FOR '"+user+"'@'%'")
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(l, "GRANT USAGE ON *.*") {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// On AWS the release step first makes the app's two users, as the administrator, with
+// exactly their rights; then it runs the release command as the migrator, without the
+// administrator's password. Run again, it changes nothing; a new password is set; rights
+// someone added are taken back.
+func TestReleaseStepCreatesTheDatabaseUsers(t *testing.T) {
+	php, db, _ := standInServers(t)
+	env := func(appPassword string, more ...string) []string {
+		return append([]string{
+			"DATABASE_ADMIN_USER=sudoku_admin", "DATABASE_ADMIN_PASSWORD=admin-password",
+			"DATABASE_URL=mysql://sudoku_app:" + appPassword + "@" + db + "/sudoku?serverVersion=8.0&charset=utf8mb4",
+			"MIGRATOR_DATABASE_URL=mysql://sudoku_migrator:migrator-password@" + db + "/sudoku?serverVersion=8.0&charset=utf8mb4",
+			"RELEASE_COMMAND=" + php + " app/bin/release",
+		}, more...)
+	}
+	out, code := releaseStep(t, env("app-password")...)
+	if code != 0 || !strings.Contains(out, "release: applied 0001_create_puzzle") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	const appGrants = "GRANT SELECT, INSERT, UPDATE, DELETE ON `sudoku`.* TO `sudoku_app`@`%`"
+	const migratorGrants = "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, REFERENCES, INDEX, ALTER, LOCK TABLES, CREATE VIEW, SHOW VIEW, TRIGGER ON `sudoku`.* TO `sudoku_migrator`@`%`"
+	if g := grants(t, db, "sudoku_app"); g != appGrants {
+		t.Errorf("the app user's rights:\n%s\nwant\n%s", g, appGrants)
+	}
+	if g := grants(t, db, "sudoku_migrator"); g != migratorGrants {
+		t.Errorf("the migrator's rights:\n%s\nwant\n%s", g, migratorGrants)
+	}
+	if out, err := sqlAs(t, db, "sudoku_app", "app-password", "CREATE TABLE t (n INT)"); err == nil || !strings.Contains(out, "CREATE command denied") {
+		t.Errorf("the app user ran DDL: %v %s", err, out)
+	}
+	if out, err := sqlAs(t, db, "sudoku_app", "app-password", "INSERT INTO puzzle (grid, difficulty) VALUES (REPEAT('0', 81), 1); SELECT COUNT(*) FROM puzzle"); err != nil || out != "1" {
+		t.Errorf("the app user cannot use its tables: %v %s", err, out)
+	}
+
+	// Again: nothing to change.
+	out, code = releaseStep(t, env("app-password")...)
+	if code != 0 || strings.Contains(out, "new password") || strings.Contains(out, "revoked") || !strings.Contains(out, "nothing to apply") {
+		t.Errorf("a second release changed something: exit %d\n%s", code, out)
+	}
+
+	// The release command runs as the migrator, and never sees the administrator's password.
+	out, _ = releaseStep(t, env("app-password", `RELEASE_COMMAND=echo "as $DATABASE_URL"; echo "admin password: ${DATABASE_ADMIN_PASSWORD:-none}"`)...)
+	if !strings.Contains(out, "as mysql://sudoku_migrator:") || !strings.Contains(out, "admin password: none") {
+		t.Errorf("the release command's environment:\n%s", out)
+	}
+
+	// A new password (a rotation) is set, and works.
+	out, code = releaseStep(t, env("rotated-password")...)
+	if code != 0 || !strings.Contains(out, "db-users: sudoku_app: new password set") {
+		t.Errorf("rotation: exit %d\n%s", code, out)
+	}
+	if _, err := sqlAs(t, db, "sudoku_app", "rotated-password", "SELECT 1"); err != nil {
+		t.Errorf("the new password does not work: %v", err)
+	}
+
+	// Rights given by hand on the database are taken back; rights elsewhere stop the release.
+	if out, err := sqlAs(t, db, "sudoku_admin", "admin-password", "GRANT DROP, ALTER ON sudoku.* TO 'sudoku_app'@'%'"); err != nil {
+		t.Fatal(out)
+	}
+	out, code = releaseStep(t, env("rotated-password")...)
+	if code != 0 || !strings.Contains(out, "db-users: sudoku_app: revoked DROP, ALTER") || grants(t, db, "sudoku_app") != appGrants {
+		t.Errorf("extra rights: exit %d\n%s\n%s", code, out, grants(t, db, "sudoku_app"))
+	}
+	if out, err := sqlAs(t, db, "sudoku_admin", "admin-password", "GRANT SELECT ON mysql.* TO 'sudoku_app'@'%'"); err != nil {
+		t.Fatal(out)
+	}
+	out, code = releaseStep(t, env("rotated-password")...)
+	if code == 0 || !strings.Contains(out, "db-users: sudoku_app has rights beyond its database: GRANT SELECT ON `mysql`.*") {
+		t.Errorf("rights elsewhere: exit %d\n%s", code, out)
+	}
+}
+
+// A failing release command fails the step, which keeps the new version from starting; an
+// empty one skips it.
+func TestReleaseStepFailsWithItsCommand(t *testing.T) {
+	if out, code := releaseStep(t, "DATABASE_URL=mysql://u:p@127.0.0.1:1/sudoku", "RELEASE_COMMAND=echo migrating; exit 3"); code != 3 || !strings.Contains(out, "migrating") {
+		t.Errorf("exit %d, want the command's 3:\n%s", code, out)
+	}
+	if out, code := releaseStep(t, "DATABASE_URL=mysql://u:p@127.0.0.1:1/sudoku", "RELEASE_COMMAND="); code != 0 || !strings.Contains(out, "no release command") {
+		t.Errorf("exit %d:\n%s", code, out)
 	}
 }

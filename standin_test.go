@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -26,7 +25,7 @@ import (
 func TestSmokeChecksTheLocalTopology(t *testing.T) {
 	php, db, redis := standInServers(t)
 	// What the release step does before the app starts.
-	if out, code := release(t, php, db, "sudoku_user", "db-password"); code != 0 {
+	if out, code := release(t, php, db); code != 0 {
 		t.Fatalf("release: %s", out)
 	}
 	readFiles(t, "docker")
@@ -98,7 +97,7 @@ func TestSmokeChecksTheLocalTopology(t *testing.T) {
 // and Redis and exits 0 only when both let the app in.
 func TestStatusFromTheCommandLine(t *testing.T) {
 	php, db, redis := standInServers(t)
-	if out, code := release(t, php, db, "sudoku_user", "db-password"); code != 0 {
+	if out, code := release(t, php, db); code != 0 {
 		t.Fatalf("release: %s", out)
 	}
 	for _, c := range []struct {
@@ -113,15 +112,8 @@ func TestStatusFromTheCommandLine(t *testing.T) {
 		cmd.Env = append(os.Environ(),
 			"DATABASE_URL=mysql://sudoku_user:"+c.dbPassword+"@"+db+"/sudoku?serverVersion=8.4.0&charset=utf8mb4",
 			"REDIS_URL=redis://default:redis-password@"+redis)
-		out, err := cmd.Output()
-		code := 0
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			code = exit.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if code != c.exit || !strings.Contains(string(out), c.want) {
+		out, code := runExit(t, cmd)
+		if code != c.exit || !strings.Contains(out, c.want) {
 			t.Errorf("with password %s: exit %d, %s; want exit %d and %s", c.dbPassword, code, out, c.exit, c.want)
 		}
 	}
@@ -248,8 +240,10 @@ func portOf(addr string) string {
 	return port
 }
 
-// startMariaDB runs a throwaway MariaDB on loopback with the app's database and user
-// (password "db-password"), and returns its host:port.
+// startMariaDB runs a throwaway MariaDB on loopback with the app's database, a user with
+// every right on it as the local stack has (sudoku_user, password "db-password"), and an
+// administrator as Aurora's master user is (sudoku_admin, "admin-password"), and returns its
+// host:port.
 func startMariaDB(t *testing.T) string {
 	t.Helper()
 	server := tool(t, "mariadbd")
@@ -285,7 +279,9 @@ func startMariaDB(t *testing.T) string {
 	}
 	if err := sql(`DELETE FROM mysql.global_priv WHERE User = ''; FLUSH PRIVILEGES;
 		CREATE DATABASE sudoku; CREATE USER 'sudoku_user'@'%' IDENTIFIED BY 'db-password';
-		GRANT ALL ON sudoku.* TO 'sudoku_user'@'%';`); err != nil {
+		GRANT ALL ON sudoku.* TO 'sudoku_user'@'%';
+		CREATE USER 'sudoku_admin'@'%' IDENTIFIED BY 'admin-password';
+		GRANT ALL ON *.* TO 'sudoku_admin'@'%' WITH GRANT OPTION;`); err != nil {
 		t.Fatalf("creating the app's database and user: %v", err)
 	}
 	return addr
