@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -527,5 +528,38 @@ func TestAppEntrypointReadsSecretFiles(t *testing.T) {
 	}
 	if out, err := run("APP_SECRET_FILE=/no/such/file"); err == nil || !strings.Contains(out, "cannot be read") {
 		t.Errorf("a missing secret file: %v\n%s", err, out)
+	}
+}
+
+// Locally (RELEASE_ON_START=1) the entrypoint runs the release step before it starts the
+// servers, and exits with the step's status when it fails, without starting them.
+func TestAppEntrypointReleasesFirst(t *testing.T) {
+	bash := tool(t, "bash")
+	entrypoint := writeTemp(t, "app-entrypoint", appImageFile(t, "ENTRYPOINT"))
+	for _, c := range []struct {
+		release string // the stand-in app-release's body
+		code    int    // the entrypoint's exit status when the release fails; -1: the servers ran
+		log     string // what ran, in order (the two servers in either)
+	}{
+		{"echo release >>$LOG; exit 4", 4, "release"},
+		{"echo release >>$LOG", -1, "release nginx php-fpm"},
+	} {
+		dir := t.TempDir()
+		fakes := withFakes(t, map[string]string{
+			"app-release": c.release,
+			"php-fpm":     "echo php-fpm >>$LOG; sleep 1",
+			"nginx":       "echo nginx >>$LOG; sleep 1",
+		})
+		cmd := exec.Command(bash, entrypoint)
+		cmd.Env = []string{fakes[0] + ":" + os.Getenv("PATH"), "RELEASE_ON_START=1", "LOG=" + filepath.Join(dir, "log")}
+		out, code := runExit(t, cmd)
+		data, _ := os.ReadFile(filepath.Join(dir, "log"))
+		ran := strings.Fields(string(data))
+		if len(ran) > 1 {
+			slices.Sort(ran[1:])
+		}
+		if c.code >= 0 && code != c.code || strings.Join(ran, " ") != c.log {
+			t.Errorf("app-release %q: exit %d, ran %q (want %q)\n%s", c.release, code, ran, c.log, out)
+		}
 	}
 }
