@@ -167,6 +167,7 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 			Cache:            cache,
 			Mercure:          mercure,
 			MercurePublicURL: lb.MercurePublicURL,
+			ReleaseCommand:   cfg.ReleaseCommand,
 		},
 	}, withProvider)
 	if err != nil {

@@ -153,6 +153,7 @@ type containerDef struct {
 		ValueFrom string `json:"valueFrom"`
 	} `json:"secrets"`
 	ReadonlyRootFilesystem bool `json:"readonlyRootFilesystem"`
+	StopTimeout            int  `json:"stopTimeout"`
 	MountPoints            []struct {
 		ContainerPath string `json:"containerPath"`
 	} `json:"mountPoints"`
@@ -174,24 +175,47 @@ func containers(t *testing.T, r *mocks.Resource) []containerDef {
 	return defs
 }
 
+// container is task definition r's container called name ("app" is the app's, "release"
+// the release step's).
+func container(t *testing.T, r *mocks.Resource, name string) containerDef {
+	t.Helper()
+	for _, c := range containers(t, r) {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("%s has no container %s", r.Name, name)
+	return containerDef{}
+}
+
+// serviceContainer is the container a service's task definition is for: app-task's app.
+func serviceContainer(t *testing.T, r *mocks.Resource) containerDef {
+	t.Helper()
+	return container(t, r, strings.TrimSuffix(r.Name, "-task"))
+}
+
 // Secrets reach tasks through ECS `secrets` (Secrets Manager ARN + JSON key), never through
 // the plaintext environment; the execution role may read exactly those secrets.
 func TestStagingSecretsStayOutOfTaskEnvironments(t *testing.T) {
 	run := staging(t, nil)
 	secrets := run.GeneratedSecrets()
-	wantSecrets := map[string][]string{
-		"app-task":     {"APP_SECRET", "DATABASE_URL", "MERCURE_PUBLISHER_JWT_KEY", "MERCURE_SUBSCRIBER_JWT_KEY", "REDIS_URL"},
-		"mercure-task": {"MERCURE_PUBLISHER_JWT_KEY", "MERCURE_SUBSCRIBER_JWT_KEY"},
+	// The app's own container gets neither the administrator's password nor the migrator's
+	// URL: only the release step, which runs first, does.
+	wantSecrets := map[[2]string][]string{
+		{"app-task", "app"}:         {"APP_SECRET", "DATABASE_URL", "MERCURE_PUBLISHER_JWT_KEY", "MERCURE_SUBSCRIBER_JWT_KEY", "REDIS_URL"},
+		{"app-task", "release"}:     {"APP_SECRET", "DATABASE_ADMIN_PASSWORD", "DATABASE_URL", "MERCURE_PUBLISHER_JWT_KEY", "MERCURE_SUBSCRIBER_JWT_KEY", "MIGRATOR_DATABASE_URL", "REDIS_URL"},
+		{"mercure-task", "mercure"}: {"MERCURE_PUBLISHER_JWT_KEY", "MERCURE_SUBSCRIBER_JWT_KEY"},
 	}
-	for task, names := range wantSecrets {
-		r := run.Named("aws:ecs/taskDefinition:TaskDefinition", task)
+	for key, names := range wantSecrets {
+		task := key[0] + "'s " + key[1]
+		r := run.Named("aws:ecs/taskDefinition:TaskDefinition", key[0])
 		if r == nil {
-			t.Fatalf("task definition %s is missing", task)
+			t.Fatalf("task definition %s is missing", key[0])
 		}
 		if mocks.ContainsSecret(str(r, "containerDefinitions"), secrets) {
 			t.Errorf("%s: a generated secret is in the container definitions", task)
 		}
-		def := containers(t, r)[0]
+		def := container(t, r, key[1])
 		var got []string
 		for _, s := range def.Secrets {
 			got = append(got, s.Name)
@@ -226,8 +250,11 @@ func TestStagingSecretsStayOutOfTaskEnvironments(t *testing.T) {
 	for _, s := range run.OfType("aws:secretsmanager/secret:Secret") {
 		secretArn[s.Outputs["arn"].StringValue()] = s.Name
 	}
+	// And the master user's, which RDS made for the cluster.
+	master := run.Named("aws:rds/cluster:Cluster", "db-cluster").Outputs["masterUserSecrets"].ArrayValue()[0].ObjectValue()
+	secretArn[master["secretArn"].StringValue()] = "rds-master"
 	wantReadable := map[string]string{
-		"app-execution":     "app-secret,cache-auth,db-credentials,mercure-jwt-keys",
+		"app-execution":     "app-secret,cache-auth,db-credentials,mercure-jwt-keys,rds-master",
 		"mercure-execution": "mercure-jwt-keys",
 	}
 	for role, want := range wantReadable {
@@ -376,7 +403,7 @@ func TestStagingTasksArePrivate(t *testing.T) {
 		}
 	}
 	for _, td := range run.OfType("aws:ecs/taskDefinition:TaskDefinition") {
-		def := containers(t, td)[0]
+		def := serviceContainer(t, td)
 		if !def.ReadonlyRootFilesystem || def.HealthCheck == nil || def.LogConfiguration.LogDriver != "awslogs" {
 			t.Errorf("%s: read-only root %v, health check %v, log driver %q", td.Name, def.ReadonlyRootFilesystem, def.HealthCheck, def.LogConfiguration.LogDriver)
 		}
@@ -742,9 +769,10 @@ func TestStagingChangedSecretRollsItsServices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// As `pulumi up --replace` of the Aurora password would: a new value, stored as a new
-	// version of the credentials secret.
-	replaced := first.State().Without(func(urn string) bool { return strings.HasSuffix(urn, "::db-password") })
+	// As `pulumi up --replace` of the app user's password would: a new value, stored as a
+	// new version of the credentials secret. (Aurora's master password is RDS's: the
+	// cluster does not change.)
+	replaced := first.State().Without(func(urn string) bool { return strings.HasSuffix(urn, "::db-app-password") })
 	second, err := runStackWith(t, "staging", nil, mocks.Options{Prior: replaced, Generation: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -758,7 +786,7 @@ func TestStagingChangedSecretRollsItsServices(t *testing.T) {
 		ops[name] = second.Named(typ, name).Op()
 	}
 	want := map[string]string{
-		"db-cluster": "update", "db-credentials-value": "update", "app-task": "update", "app-service": "update",
+		"db-cluster": "same", "db-credentials-value": "update", "app-task": "update", "app-service": "update",
 		"mercure-task": "same", "mercure-service": "same",
 	}
 	for name, op := range want {
@@ -1151,13 +1179,55 @@ func TestAppStopsWithinItsStopTimeout(t *testing.T) {
 		t.Fatal("the FPM pool sets no process_control_timeout")
 	}
 	fpm := atoi(m[1])
-	var defs []struct {
-		StopTimeout int `json:"stopTimeout"`
+	if stop := container(t, staging(t, nil).Named("aws:ecs/taskDefinition:TaskDefinition", "app-task"), "app").StopTimeout; fpm+10 > stop || stop > 120 {
+		t.Errorf("FPM takes up to %d s to stop, ECS waits %d s (Fargate allows 120): leave FPM room", fpm, stop)
 	}
-	if err := json.Unmarshal([]byte(str(staging(t, nil).Named("aws:ecs/taskDefinition:TaskDefinition", "app-task"), "containerDefinitions")), &defs); err != nil {
+}
+
+// The release step runs in the app's task before the app: the same image, `app-release`,
+// with the release command and the administrator's user name; the app starts only once it
+// exits 0 (an essential container cannot be a SUCCESS dependency). Its output goes to the
+// app's log group.
+func TestStagingReleaseStepRunsFirst(t *testing.T) {
+	td := staging(t, nil).Named("aws:ecs/taskDefinition:TaskDefinition", "app-task")
+	var defs []struct {
+		Name      string   `json:"name"`
+		Image     string   `json:"image"`
+		Essential bool     `json:"essential"`
+		Command   []string `json:"command"`
+		DependsOn []struct {
+			ContainerName, Condition string
+		} `json:"dependsOn"`
+	}
+	if err := json.Unmarshal([]byte(str(td, "containerDefinitions")), &defs); err != nil {
 		t.Fatal(err)
 	}
-	if stop := defs[0].StopTimeout; fpm+10 > stop || stop > 120 {
-		t.Errorf("FPM takes up to %d s to stop, ECS waits %d s (Fargate allows 120): leave FPM room", fpm, stop)
+	if len(defs) != 2 || defs[0].Name != "release" || defs[1].Name != "app" {
+		t.Fatalf("containers: %+v; want release, then app", defs)
+	}
+	release, app := defs[0], defs[1]
+	if release.Essential || release.Image != app.Image || strings.Join(release.Command, " ") != "app-release" {
+		t.Errorf("release container: %+v", release)
+	}
+	if len(app.DependsOn) != 1 || app.DependsOn[0].ContainerName != "release" || app.DependsOn[0].Condition != "SUCCESS" {
+		t.Errorf("the app does not wait for the release step's success: %+v", app.DependsOn)
+	}
+	env := map[string]string{}
+	for _, e := range container(t, td, "release").Environment {
+		env[e.Name] = e.Value
+	}
+	if env["RELEASE_COMMAND"] != "php bin/release" || env["DATABASE_ADMIN_USER"] != "sudoku_admin" || env["DATABASE_SSL_CA"] == "" {
+		t.Errorf("release environment: %v", env)
+	}
+	logs := container(t, td, "release").LogConfiguration.Options
+	if logs["awslogs-group"] != container(t, td, "app").LogConfiguration.Options["awslogs-group"] || logs["awslogs-stream-prefix"] != "release" {
+		t.Errorf("the release step's output goes to %v", logs)
+	}
+	// With no release command, the step still runs: it creates the database users.
+	td = staging(t, map[string]string{"releaseCommand": ""}).Named("aws:ecs/taskDefinition:TaskDefinition", "app-task")
+	for _, e := range container(t, td, "release").Environment {
+		if e.Name == "RELEASE_COMMAND" && e.Value != "" {
+			t.Errorf("releaseCommand \"\": RELEASE_COMMAND = %q", e.Value)
+		}
 	}
 }

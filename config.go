@@ -30,6 +30,8 @@ type Config struct {
 	PhpVersion string
 	// MercureCorsOrigins are extra origins allowed to subscribe; empty means the stack's own.
 	MercureCorsOrigins []string
+	// ReleaseCommand is what the release step runs ("auto" resolved; "" for none).
+	ReleaseCommand string
 
 	Local LocalConfig
 	Aws   AwsConfig
@@ -130,6 +132,7 @@ var configKeys = []configKey{
 	{"appEnv", "string", "dev", "all", "Symfony's APP_ENV: `dev`, `test` or `prod`."},
 	{"phpVersion", "string", "8.2", "all", "PHP version of the app image: `8.2` (what the app requires; its security support ends on 31 Dec 2026), `8.3` or `8.4`."},
 	{"mercureCorsOrigins", "array", []string{}, "all", "Extra origins (like `https://example.com`) allowed to subscribe to the hub. The stack's own origin is always allowed."},
+	{"releaseCommand", "string", "auto", "all", "What the release step runs before a new version of the app serves, as the migrator (README: The release step). `auto`: Doctrine's migrations (`" + components.DoctrineMigrate + "`) when the app has `bin/console`, the stand-in app's `php bin/release` when it has that, else nothing. `\"\"`: nothing (on AWS the step still creates the database users)."},
 
 	{"hostIp", "string", "127.0.0.1", "docker", "Host address that published ports bind to. `0.0.0.0` exposes them to your network."},
 	{"httpPort", "integer", 8080, "docker", "Host port of the local entry point (app and Mercure)."},
@@ -345,9 +348,13 @@ func loadConfig(ctx *pulumi.Context) (*Config, error) {
 		AppEnv:             r.oneOf("appEnv", "dev", "test", "prod"),
 		PhpVersion:         r.oneOf("phpVersion", components.PhpVersions...),
 		MercureCorsOrigins: r.list("mercureCorsOrigins"),
+		ReleaseCommand:     r.str("releaseCommand"),
 	}
 	if info, err := os.Stat(c.AppPath); c.AppPath == "" || err != nil || !info.IsDir() {
 		r.fail("appPath", "an existing directory with the app's source", strconv.Quote(c.AppPath))
+	}
+	if c.ReleaseCommand == "auto" {
+		c.ReleaseCommand = components.ReleaseCommandFor(c.AppPath)
 	}
 	for _, o := range c.MercureCorsOrigins {
 		if !components.ValidOrigin(o) {

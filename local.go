@@ -62,6 +62,7 @@ func deployLocal(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 			Cache:            cache,
 			Mercure:          mercure,
 			MercurePublicURL: pulumi.String(url + components.MercurePath),
+			ReleaseCommand:   cfg.ReleaseCommand,
 		},
 	})
 	if err != nil {

@@ -75,7 +75,7 @@ func TestProductionRunsStagingsImages(t *testing.T) {
 		}
 	}
 	for task, want := range map[string]string{"app-task": promoted["appImage"], "mercure-task": promoted["mercureImage"]} {
-		if got := containers(t, run.Named("aws:ecs/taskDefinition:TaskDefinition", task))[0].Image; got != want {
+		if got := serviceContainer(t, run.Named("aws:ecs/taskDefinition:TaskDefinition", task)).Image; got != want {
 			t.Errorf("%s runs %s, want %s", task, got, want)
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/sudoku/infra/components"
 	"github.com/sudoku/infra/internal/guard"
 	"github.com/sudoku/infra/internal/mocks"
 )
@@ -430,6 +432,38 @@ func TestGuardKnowsEveryStatefulType(t *testing.T) {
 			if (r.Protect || r.RetainOnDelete) && guard.Stateful[r.Type] == "" {
 				t.Errorf("%s: %s %s is protected or retained, but the guard does not list its type", stack, r.Type, r.Name)
 			}
+		}
+	}
+}
+
+// The release command suits the app: Doctrine's migrations for a Symfony app, the stand-in's
+// bin/release, or what the stack sets; locally it runs in the app container before the
+// servers.
+func TestReleaseCommand(t *testing.T) {
+	symfony := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(symfony, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(symfony, "bin", "console"), []byte("<?php\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		overrides map[string]string
+		want      string
+	}{
+		{nil, "php bin/release"},
+		{map[string]string{"appPath": symfony}, components.DoctrineMigrate},
+		{map[string]string{"appPath": t.TempDir()}, ""},
+		{map[string]string{"releaseCommand": ""}, ""},
+		{map[string]string{"releaseCommand": "php bin/console app:release"}, "php bin/console app:release"},
+	} {
+		app := mustRun(t, "local", c.overrides).Named("docker:index/container:Container", "app-container")
+		env := map[string]bool{}
+		for _, e := range app.Inputs["envs"].ArrayValue() {
+			env[e.StringValue()] = true
+		}
+		if !env["RELEASE_COMMAND="+c.want] || !env["RELEASE_ON_START=1"] {
+			t.Errorf("%v: the app container's environment lacks RELEASE_COMMAND=%s and RELEASE_ON_START=1", c.overrides, c.want)
 		}
 	}
 }

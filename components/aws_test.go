@@ -135,7 +135,7 @@ func awsRuntime(ctx *pulumi.Context) (AwsRuntime, error) {
 func TestAwsDatabaseAndCacheShapes(t *testing.T) {
 	var dbURL, redisURL string
 	var dbSecret, cacheSecret Secret
-	var dbArn, cacheArn string
+	var dbArn, cacheArn, migratorArn, adminArn string
 	m := mustRun(t, func(ctx *pulumi.Context) error {
 		rt, err := awsRuntime(ctx)
 		if err != nil {
@@ -158,9 +158,25 @@ func TestAwsDatabaseAndCacheShapes(t *testing.T) {
 		dbArn, _ = a.Value.(string)
 		b, _ := mocks.Await(ctx, cacheSecret.ValueFrom())
 		cacheArn, _ = b.Value.(string)
+		c, _ := mocks.Await(ctx, db.MigratorURLSecret.ValueFrom())
+		migratorArn, _ = c.Value.(string)
+		d, _ := mocks.Await(ctx, db.AdminPassword.ValueFrom())
+		adminArn, _ = d.Value.(string)
 		return nil
 	})
-	if !strings.HasPrefix(dbURL, "mysql://sudoku_user:") || !strings.Contains(dbURL, "@sudoku-test-db.cluster-") || !strings.HasSuffix(dbURL, ":3306/sudoku?serverVersion=8.0&charset=utf8mb4") {
+	// The master user's password is RDS's, in a secret of its own: never in Pulumi's state.
+	cluster := m.Named("aws:rds/cluster:Cluster", "db-cluster")
+	if _, set := cluster.Inputs["masterPassword"]; set || !cluster.Inputs["manageMasterUserPassword"].BoolValue() ||
+		cluster.Inputs["masterUserSecretKmsKeyId"].StringValue() != "arn:aws:kms:eu-central-1:123456789012:key/k" || cluster.Inputs["masterUsername"].StringValue() != "sudoku_admin" {
+		t.Errorf("Aurora's master password is not RDS-managed with the stack's key: %v", cluster.Inputs)
+	}
+	if !strings.Contains(adminArn, ":secret:rds!cluster-") || !strings.HasSuffix(adminArn, ":password::") {
+		t.Errorf("the administrator's password comes from %q, not the RDS-managed secret's password key", adminArn)
+	}
+	if !strings.HasSuffix(migratorArn, ":MIGRATOR_DATABASE_URL::") {
+		t.Errorf("the migrator's URL comes from %q", migratorArn)
+	}
+	if !strings.HasPrefix(dbURL, "mysql://sudoku_app:") || !strings.Contains(dbURL, "@sudoku-test-db.cluster-") || !strings.HasSuffix(dbURL, ":3306/sudoku?serverVersion=8.0&charset=utf8mb4") {
 		t.Errorf("DATABASE_URL = %q", dbURL)
 	}
 	if !strings.HasPrefix(redisURL, "rediss://default:") || !strings.HasSuffix(redisURL, ".cache.amazonaws.com:6379") {

@@ -7,11 +7,20 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// The database the app uses, on both targets.
+// The database the app uses, on both targets, and its users.
 const (
 	DatabaseName = "sudoku"
-	DatabaseUser = "sudoku_user"
 	DatabasePort = 3306
+	// DatabaseUser is the app's user on the local stack, with every right on its database
+	// (the MySQL image's MYSQL_USER), so that a developer may do anything there.
+	DatabaseUser = "sudoku_user"
+	// On AWS: Aurora's master user, whose password RDS manages in Secrets Manager and only
+	// the release step reads; the app's user (SELECT, INSERT, UPDATE, DELETE); and the
+	// migrator, which the release command runs as (the DDL that migrations need). The
+	// release step creates the last two (the app image's db-users.php).
+	DatabaseAdminUser    = "sudoku_admin"
+	DatabaseAppUser      = "sudoku_app"
+	DatabaseMigratorUser = "sudoku_migrator"
 )
 
 // Database is the app's MySQL database: a MySQL 8.4 container locally, an Aurora MySQL
@@ -27,7 +36,7 @@ type Database struct {
 	Port pulumi.IntOutput `pulumi:"port"`
 	// Name is the database name, "sudoku".
 	Name pulumi.StringOutput `pulumi:"name"`
-	// User is the app's database user, "sudoku_user".
+	// User is the app's database user: DatabaseUser locally, DatabaseAppUser on AWS.
 	User pulumi.StringOutput `pulumi:"user"`
 	// Password is the app user's password (secret).
 	Password pulumi.StringOutput `pulumi:"password"`
@@ -36,6 +45,13 @@ type Database struct {
 
 	// URLSecret is DATABASE_URL as a consumer's target takes it.
 	URLSecret Secret
+	// MigratorURLSecret is the release command's DATABASE_URL: the migrator's on AWS, the
+	// app's own user locally.
+	MigratorURLSecret Secret
+	// AdminUser and AdminPassword are the administrator the release step creates the users
+	// as (AWS only: AdminPassword is the RDS-managed master secret's password key).
+	AdminUser     string
+	AdminPassword Secret
 
 	// Image, Container and Volume are the MySQL container and its data (Docker only).
 	Image     *docker.Image
@@ -58,9 +74,9 @@ func (d *Database) registerOutputs(ctx *pulumi.Context) error {
 	})
 }
 
-// databaseURL is the Doctrine-style DATABASE_URL; it is secret because the password is.
-func databaseURL(password, host pulumi.StringInput, serverVersion string) pulumi.StringOutput {
+// databaseURL is user's Doctrine-style DATABASE_URL; it is secret because the password is.
+func databaseURL(user string, password, host pulumi.StringInput, serverVersion string) pulumi.StringOutput {
 	url := pulumi.Sprintf("mysql://%s:%s@%s:%d/%s?serverVersion=%s&charset=utf8mb4",
-		DatabaseUser, password, host, DatabasePort, DatabaseName, serverVersion)
+		user, password, host, DatabasePort, DatabaseName, serverVersion)
 	return pulumi.ToSecret(url).(pulumi.StringOutput)
 }

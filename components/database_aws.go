@@ -219,7 +219,11 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 		}
 		logGroups = append(logGroups, g)
 	}
-	password, err := newPassword(ctx, name+"-password", 32, d)
+	appPassword, err := newPassword(ctx, name+"-app-password", 32, d)
+	if err != nil {
+		return err
+	}
+	migratorPassword, err := newPassword(ctx, name+"-migrator-password", 32, d)
 	if err != nil {
 		return err
 	}
@@ -232,12 +236,16 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 		finalSnapshot = pulumi.String(clusterID + "-final")
 	}
 	d.Cluster, err = rds.NewCluster(ctx, name+"-cluster", &rds.ClusterArgs{
-		ClusterIdentifier:           pulumi.String(clusterID),
-		Engine:                      pulumi.String("aurora-mysql"),
-		EngineVersion:               pulumi.String(a.EngineVersion),
-		DatabaseName:                pulumi.String(DatabaseName),
-		MasterUsername:              pulumi.String(DatabaseUser),
-		MasterPassword:              password,
+		ClusterIdentifier: pulumi.String(clusterID),
+		Engine:            pulumi.String("aurora-mysql"),
+		EngineVersion:     pulumi.String(a.EngineVersion),
+		DatabaseName:      pulumi.String(DatabaseName),
+		MasterUsername:    pulumi.String(DatabaseAdminUser),
+		// RDS generates the master password and keeps it in a Secrets Manager secret of its
+		// own, encrypted with the stack's key, so it never enters Pulumi's state; only the
+		// release step reads it, to create the app's users.
+		ManageMasterUserPassword:    pulumi.Bool(true),
+		MasterUserSecretKmsKeyId:    rt.KmsKeyArn,
 		Port:                        pulumi.Int(DatabasePort),
 		DbSubnetGroupName:           subnets.Name,
 		VpcSecurityGroupIds:         pulumi.StringArray{sg.ID()},
@@ -296,22 +304,34 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 	d.ReaderHost = d.Cluster.ReaderEndpoint
 	d.Port = pulumi.Int(DatabasePort).ToIntOutput()
 	d.Name = pulumi.String(DatabaseName).ToStringOutput()
-	d.User = pulumi.String(DatabaseUser).ToStringOutput()
-	d.Password = password
-	d.URL = databaseURL(password, d.Cluster.Endpoint, "8.0")
-	secret, err := newJSONSecret(ctx, name+"-credentials", "Aurora credentials of the sudoku app, and its DATABASE_URL", rt, pulumi.StringMap{
-		"engine":       pulumi.String("mysql"),
-		"host":         d.Cluster.Endpoint,
-		"port":         pulumi.Sprintf("%d", DatabasePort),
-		"dbname":       pulumi.String(DatabaseName),
-		"username":     pulumi.String(DatabaseUser),
-		"password":     password,
-		"DATABASE_URL": d.URL,
+	d.User = pulumi.String(DatabaseAppUser).ToStringOutput()
+	d.Password = appPassword
+	d.URL = databaseURL(DatabaseAppUser, appPassword, d.Cluster.Endpoint, "8.0")
+	migratorURL := databaseURL(DatabaseMigratorUser, migratorPassword, d.Cluster.Endpoint, "8.0")
+	secret, err := newJSONSecret(ctx, name+"-credentials", "Aurora users of the sudoku app: the app's DATABASE_URL and the release command's", rt, pulumi.StringMap{
+		"engine":                pulumi.String("mysql"),
+		"host":                  d.Cluster.Endpoint,
+		"port":                  pulumi.Sprintf("%d", DatabasePort),
+		"dbname":                pulumi.String(DatabaseName),
+		"username":              pulumi.String(DatabaseAppUser),
+		"password":              appPassword,
+		"DATABASE_URL":          d.URL,
+		"MIGRATOR_DATABASE_URL": migratorURL,
 	}, d)
 	if err != nil {
 		return err
 	}
 	d.Credentials = secret.resource
 	d.URLSecret = secret.key(d.URL, "DATABASE_URL")
+	d.MigratorURLSecret = secret.key(migratorURL, "MIGRATOR_DATABASE_URL")
+	d.AdminUser = DatabaseAdminUser
+	d.AdminPassword = Secret{
+		Value: pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput), // RDS's; never in state
+		Arn:   d.Cluster.MasterUserSecrets.Index(pulumi.Int(0)).SecretArn().Elem(),
+		Key:   "password",
+		// RDS rotates it in place; the release step reads it whenever it runs, and no task
+		// needs a new revision for it.
+		Version: pulumi.String("managed-by-rds").ToStringOutput(),
+	}
 	return nil
 }

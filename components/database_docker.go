@@ -113,8 +113,9 @@ func NewDockerDatabase(ctx *pulumi.Context, name string, args *DockerDatabaseArg
 	d.User = pulumi.String(DatabaseUser).ToStringOutput()
 	d.Password = password
 	// DATABASE_URL resolves once the container is healthy, so its consumers start after it.
-	d.URL = databaseURL(password, after(d.Container, d.Host), "8.4.0")
+	d.URL = databaseURL(DatabaseUser, password, after(d.Container, d.Host), "8.4.0")
 	d.URLSecret = localSecret(d.URL)
+	d.MigratorURLSecret = d.URLSecret
 	return d, d.registerOutputs(ctx)
 }
 

@@ -36,6 +36,18 @@ type fargateSpec struct {
 	spot         bool
 	onDemandBase int
 	registry     *servicediscovery.Service
+	// release, when set, runs in the same task before the service's container, which starts
+	// only once it has exited 0.
+	release *releaseContainer
+}
+
+// releaseContainer is a container that runs to completion before the service's own: the
+// same image with another command, environment and secrets.
+type releaseContainer struct {
+	name    string
+	command []string
+	env     map[string]pulumi.StringInput
+	secrets map[string]Secret
 }
 
 type fargateService struct {
@@ -72,37 +84,16 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 		volumes = append(volumes, ecs.TaskDefinitionVolumeArgs{Name: pulumi.String(volume)})
 		mounts = append(mounts, pulumi.Map{"sourceVolume": pulumi.String(volume), "containerPath": pulumi.String(path), "readOnly": pulumi.Bool(false)})
 	}
-	env := pulumi.Array{}
-	for _, k := range sortedKeys(spec.env) {
-		env = append(env, pulumi.Map{"name": pulumi.String(k), "value": spec.env[k]})
-	}
-	secrets := pulumi.Array{}
-	// ECS reads a secret when a task starts, and the task definition names it by ARN, which
-	// a new value keeps: without more, a changed password would reach no running task, and
-	// the service would keep the old one until something restarted it. Each secret's version
-	// ID (a new value is a new version; not secret itself) is a label of the container, so a
-	// new value is a new task definition revision, and ECS rolls the service onto it.
-	secretVersions := pulumi.Map{}
-	for _, k := range sortedKeys(spec.secrets) {
-		secrets = append(secrets, pulumi.Map{"name": pulumi.String(k), "valueFrom": spec.secrets[k].ValueFrom()})
-		secretVersions["sudoku.secret-version."+strings.ToLower(k)] = spec.secrets[k].Version
-	}
+	env, secrets, secretVersions := containerEnv(spec.env, spec.secrets)
 	container := pulumi.Map{
-		"name":         pulumi.String(name),
-		"image":        spec.image,
-		"essential":    pulumi.Bool(true),
-		"portMappings": pulumi.Array{pulumi.Map{"containerPort": pulumi.Int(spec.port), "protocol": pulumi.String("tcp")}},
-		"environment":  env,
-		"secrets":      secrets,
-		"dockerLabels": secretVersions,
-		"logConfiguration": pulumi.Map{
-			"logDriver": pulumi.String("awslogs"),
-			"options": pulumi.Map{
-				"awslogs-group":         f.logGroup.Name,
-				"awslogs-region":        pulumi.String(rt.Account.Region),
-				"awslogs-stream-prefix": pulumi.String(name),
-			},
-		},
+		"name":             pulumi.String(name),
+		"image":            spec.image,
+		"essential":        pulumi.Bool(true),
+		"portMappings":     pulumi.Array{pulumi.Map{"containerPort": pulumi.Int(spec.port), "protocol": pulumi.String("tcp")}},
+		"environment":      env,
+		"secrets":          secrets,
+		"dockerLabels":     secretVersions,
+		"logConfiguration": awsLogs(f.logGroup, rt, name),
 		// ECS replaces a task whose container turns unhealthy.
 		"healthCheck": pulumi.Map{
 			"command":     pulumi.ToStringArray([]string{"CMD-SHELL", spec.health.command}),
@@ -117,6 +108,28 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 		"linuxParameters": pulumi.Map{"initProcessEnabled": pulumi.Bool(true)},
 		"stopTimeout":     pulumi.Int(30),
 	}
+	containers := pulumi.Array{container}
+	if r := spec.release; r != nil {
+		env, secrets, versions := containerEnv(r.env, r.secrets)
+		// ECS developer guide, container dependency: SUCCESS "validates that a dependent
+		// container runs to completion and exits with a zero status", and cannot be set on
+		// an essential container. If it fails, the service's container never starts, the
+		// task stops, and the deployment circuit breaker rolls the service back: the
+		// revision before keeps serving.
+		containers = pulumi.Array{pulumi.Map{
+			"name":                   pulumi.String(r.name),
+			"image":                  spec.image,
+			"essential":              pulumi.Bool(false),
+			"command":                pulumi.ToStringArray(r.command),
+			"environment":            env,
+			"secrets":                secrets,
+			"dockerLabels":           versions,
+			"logConfiguration":       awsLogs(f.logGroup, rt, r.name),
+			"readonlyRootFilesystem": pulumi.Bool(true),
+			"mountPoints":            mounts,
+		}, container}
+		container["dependsOn"] = pulumi.Array{pulumi.Map{"containerName": pulumi.String(r.name), "condition": pulumi.String("SUCCESS")}}
+	}
 	f.taskDefinition, err = ecs.NewTaskDefinition(ctx, name+"-task", &ecs.TaskDefinitionArgs{
 		Family:                  pulumi.String(physicalName(ctx, name)),
 		Cpu:                     pulumi.Sprintf("%d", spec.cpu),
@@ -129,7 +142,7 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 		},
 		ExecutionRoleArn:     execRole.Arn,
 		TaskRoleArn:          taskRole.Arn,
-		ContainerDefinitions: pulumi.JSONMarshal(pulumi.Array{container}),
+		ContainerDefinitions: pulumi.JSONMarshal(containers),
 		Volumes:              volumes,
 		// Earlier revisions stay registered, so that a rollback has something to run.
 		SkipDestroy: pulumi.Bool(true),
@@ -198,6 +211,36 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 	return f, nil
 }
 
+// containerEnv is a container definition's environment, secrets and labels. ECS reads a
+// secret when a task starts, and the task definition names it by ARN, which a new value
+// keeps: without more, a changed password would reach no running task, and the service
+// would keep the old one until something restarted it. Each secret's version ID (a new value
+// is a new version; not secret itself) is a label of the container, so a new value is a new
+// task definition revision, and ECS rolls the service onto it.
+func containerEnv(plain map[string]pulumi.StringInput, secret map[string]Secret) (env, secrets pulumi.Array, versions pulumi.Map) {
+	env, secrets, versions = pulumi.Array{}, pulumi.Array{}, pulumi.Map{}
+	for _, k := range sortedKeys(plain) {
+		env = append(env, pulumi.Map{"name": pulumi.String(k), "value": plain[k]})
+	}
+	for _, k := range sortedKeys(secret) {
+		secrets = append(secrets, pulumi.Map{"name": pulumi.String(k), "valueFrom": secret[k].ValueFrom()})
+		versions["sudoku.secret-version."+strings.ToLower(k)] = secret[k].Version
+	}
+	return env, secrets, versions
+}
+
+// awsLogs sends a container's output to the service's log group.
+func awsLogs(group *cloudwatch.LogGroup, rt AwsRuntime, prefix string) pulumi.Map {
+	return pulumi.Map{
+		"logDriver": pulumi.String("awslogs"),
+		"options": pulumi.Map{
+			"awslogs-group":         group.Name,
+			"awslogs-region":        pulumi.String(rt.Account.Region),
+			"awslogs-stream-prefix": pulumi.String(prefix),
+		},
+	}
+}
+
 // executionRole may pull only this service's images, write only its log group and read only
 // the secrets it injects (and decrypt them with the stack's key).
 func executionRole(ctx *pulumi.Context, spec fargateSpec, logs *cloudwatch.LogGroup, parent pulumi.Resource) (*iam.Role, error) {
@@ -211,11 +254,16 @@ func executionRole(ctx *pulumi.Context, spec fargateSpec, logs *cloudwatch.LogGr
 	}
 	secretArns := []pulumi.StringInput{}
 	seen := map[pulumi.StringOutput]bool{}
-	for _, k := range sortedKeys(spec.secrets) {
-		arn := spec.secrets[k].Arn
-		if !seen[arn] {
-			seen[arn] = true
-			secretArns = append(secretArns, arn)
+	all := []map[string]Secret{spec.secrets}
+	if spec.release != nil {
+		all = append(all, spec.release.secrets)
+	}
+	for _, secrets := range all {
+		for _, k := range sortedKeys(secrets) {
+			if arn := secrets[k].Arn; !seen[arn] {
+				seen[arn] = true
+				secretArns = append(secretArns, arn)
+			}
 		}
 	}
 	statements := []pulumi.Map{

@@ -3,6 +3,7 @@ package components
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -58,6 +59,24 @@ type PhpEnv struct {
 	Mercure  *MercureHub
 	// MercurePublicURL is the hub's URL as browsers reach it; required.
 	MercurePublicURL pulumi.StringInput
+	// ReleaseCommand is what the release step runs, before the app serves, as the
+	// migrator (ReleaseCommandFor picks the default); "" runs none. On AWS the release step
+	// creates the database users first, whatever the command.
+	ReleaseCommand string
+}
+
+// DoctrineMigrate is the release command of a Symfony app: its Doctrine migrations.
+const DoctrineMigrate = "php bin/console doctrine:migrations:migrate --no-interaction --allow-no-migration"
+
+// ReleaseCommandFor is the release command that suits the app in appPath: Doctrine's
+// migrations for a Symfony app (bin/console), the stand-in app's bin/release, or none.
+func ReleaseCommandFor(appPath string) string {
+	for _, c := range []struct{ file, command string }{{"bin/console", DoctrineMigrate}, {"bin/release", "php bin/release"}} {
+		if info, err := os.Stat(filepath.Join(appPath, c.file)); err == nil && !info.IsDir() {
+			return c.command
+		}
+	}
+	return ""
 }
 
 func (e PhpEnv) validate(component string) error {

@@ -129,6 +129,24 @@ func newPhpFargate(ctx *pulumi.Context, name string, a AwsPhpServiceArgs, p *Php
 	p.Secret = secret.resource
 	env := a.Env.plain()
 	env["DATABASE_SSL_CA"] = pulumi.String(rdsCA)
+	secrets := a.Env.secrets(secret.key(appSecret, "APP_SECRET"))
+	// The release step: the app's environment, plus the administrator (to create the
+	// users) and the migrator (to run the release command as); the app's own container
+	// gets neither.
+	releaseEnv := map[string]pulumi.StringInput{
+		"RELEASE_COMMAND":     pulumi.String(a.Env.ReleaseCommand),
+		"DATABASE_ADMIN_USER": pulumi.String(a.Env.Database.AdminUser),
+	}
+	releaseSecrets := map[string]Secret{
+		"DATABASE_ADMIN_PASSWORD": a.Env.Database.AdminPassword,
+		"MIGRATOR_DATABASE_URL":   a.Env.Database.MigratorURLSecret,
+	}
+	for k, v := range env {
+		releaseEnv[k] = v
+	}
+	for k, v := range secrets {
+		releaseSecrets[k] = v
+	}
 	svc, err := newFargateService(ctx, fargateSpec{
 		name:              name,
 		rt:                rt,
@@ -138,7 +156,8 @@ func newPhpFargate(ctx *pulumi.Context, name string, a AwsPhpServiceArgs, p *Php
 		cpu:               a.CPU,
 		memory:            a.Memory,
 		env:               env,
-		secrets:           a.Env.secrets(secret.key(appSecret, "APP_SECRET")),
+		secrets:           secrets,
+		release:           &releaseContainer{name: "release", command: []string{"app-release"}, env: releaseEnv, secrets: releaseSecrets},
 		health:            phpHealth,
 		writablePaths:     []string{"/tmp", "/var/www/html/var"},
 		securityGroupID:   rt.Network.SecurityGroupIDs.MapIndex(pulumi.String(TierApp)),

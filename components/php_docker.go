@@ -103,6 +103,10 @@ func NewDockerPhpService(ctx *pulumi.Context, name string, args *DockerPhpServic
 
 	env := pulumi.StringArray{}
 	plain := a.Env.plain()
+	// The release step runs in the app container, before its servers start (the app's
+	// user has every right on its database locally, so there are no users to create).
+	plain["RELEASE_COMMAND"] = pulumi.String(a.Env.ReleaseCommand)
+	plain["RELEASE_ON_START"] = pulumi.String("1")
 	for _, k := range sortedKeys(plain) {
 		env = append(env, pulumi.Sprintf("%s=%s", k, plain[k]))
 	}

@@ -181,6 +181,14 @@ func awsOutputs(r *Resource, set func(string, any), str func(string) string, see
 		set("arn", arn("rds", "cluster:"+id))
 		set("endpoint", fmt.Sprintf("%s.cluster-c0ffee123456.%s.rds.amazonaws.com", id, Region))
 		set("readerEndpoint", fmt.Sprintf("%s.cluster-ro-c0ffee123456.%s.rds.amazonaws.com", id, Region))
+		if v, ok := r.Inputs["manageMasterUserPassword"]; ok && v.IsBool() && v.BoolValue() {
+			// RDS creates the master user's secret, named rds!cluster-<resource id>.
+			set("masterUserSecrets", []any{map[string]any{
+				"secretArn":    arn("secretsmanager", "secret:rds!cluster-"+fakeUUID(fakeHex(seed("cluster:"+id), 32))+"-AbCdEf"),
+				"kmsKeyId":     str("masterUserSecretKmsKeyId"),
+				"secretStatus": "active",
+			}})
+		}
 		return id
 	case "aws:rds/clusterInstance:ClusterInstance":
 		set("arn", arn("rds", "db:"+str("identifier")))
