@@ -172,8 +172,10 @@ func TestFailingMigrationIsNotRecorded(t *testing.T) {
 // the stand-in app's release command finds app/bin/release.
 func releaseStep(t *testing.T, env ...string) (string, int) {
 	t.Helper()
-	users := writeTemp(t, "db-users.php", appImageFile(t, "DB_USERS"))
-	script := strings.ReplaceAll(appImageFile(t, "APP_RELEASE"), "/usr/local/lib/sudoku/db-users.php", users)
+	script := strings.NewReplacer(
+		"/usr/local/lib/sudoku/db-users.php", writeTemp(t, "db-users.php", appImageFile(t, "DB_USERS")),
+		"/usr/local/lib/sudoku/with-lock.php", writeTemp(t, "with-lock.php", appImageFile(t, "WITH_LOCK")),
+	).Replace(appImageFile(t, "APP_RELEASE"))
 	cmd := exec.Command(tool(t, "bash"), writeTemp(t, "app-release", script))
 	cmd.Env = append(os.Environ(), env...)
 	return runExit(t, cmd)
@@ -269,10 +271,40 @@ func TestReleaseStepCreatesTheDatabaseUsers(t *testing.T) {
 // A failing release command fails the step, which keeps the new version from starting; an
 // empty one skips it.
 func TestReleaseStepFailsWithItsCommand(t *testing.T) {
-	if out, code := releaseStep(t, "DATABASE_URL=mysql://u:p@127.0.0.1:1/sudoku", "RELEASE_COMMAND=echo migrating; exit 3"); code != 3 || !strings.Contains(out, "migrating") {
+	_, db, _ := standInServers(t)
+	url := "DATABASE_URL=mysql://sudoku_user:db-password@" + db + "/sudoku"
+	if out, code := releaseStep(t, url, "RELEASE_COMMAND=echo migrating; exit 3"); code != 3 || !strings.Contains(out, "migrating") {
 		t.Errorf("exit %d, want the command's 3:\n%s", code, out)
 	}
-	if out, code := releaseStep(t, "DATABASE_URL=mysql://u:p@127.0.0.1:1/sudoku", "RELEASE_COMMAND="); code != 0 || !strings.Contains(out, "no release command") {
+	if out, code := releaseStep(t, "DATABASE_URL=mysql://sudoku_user:db-password@127.0.0.1:1/sudoku", "RELEASE_COMMAND=echo migrating"); code != 1 || strings.Contains(out, "migrating") || !strings.Contains(out, "with-lock: cannot take the release lock") {
+		t.Errorf("without the lock, the command ran or the step passed: exit %d\n%s", code, out)
+	}
+	if out, code := releaseStep(t, url, "RELEASE_COMMAND="); code != 0 || !strings.Contains(out, "no release command") {
 		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+// Release commands of their own take no lock (Doctrine Migrations takes none): the release
+// step holds one around them, so that release steps starting together run one at a time.
+func TestReleaseStepsTakeTurns(t *testing.T) {
+	_, db, _ := standInServers(t)
+	mariadb := tool(t, "mariadb") + " --no-defaults -h 127.0.0.1 -P " + portOf(db) + " -usudoku_user -pdb-password -N sudoku"
+	if out, err := sqlAs(t, db, "sudoku_user", "db-password", "CREATE TABLE runs (n INT)"); err != nil {
+		t.Fatal(out)
+	}
+	// Not safe to run twice at once: each run that finds no row sleeps, then adds one.
+	command := `[ "$(` + mariadb + ` -e 'SELECT COUNT(*) FROM runs')" = 0 ] && sleep 1 && ` + mariadb + ` -e 'INSERT INTO runs VALUES (1)'; exit 0`
+	var wg sync.WaitGroup
+	outs := make([]string, 3)
+	for i := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], _ = releaseStep(t, "DATABASE_URL=mysql://sudoku_user:db-password@"+db+"/sudoku", "RELEASE_COMMAND="+command)
+		}()
+	}
+	wg.Wait()
+	if n := mustQuery(t, db, "SELECT COUNT(*) FROM runs"); n != "1" {
+		t.Errorf("three release steps at once ran the command %s times over:\n%s", n, strings.Join(outs, "\n"))
 	}
 }
