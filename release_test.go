@@ -276,7 +276,7 @@ func TestReleaseStepFailsWithItsCommand(t *testing.T) {
 	if out, code := releaseStep(t, url, "RELEASE_COMMAND=echo migrating; exit 3"); code != 3 || !strings.Contains(out, "migrating") {
 		t.Errorf("exit %d, want the command's 3:\n%s", code, out)
 	}
-	if out, code := releaseStep(t, "DATABASE_URL=mysql://sudoku_user:db-password@127.0.0.1:1/sudoku", "RELEASE_COMMAND=echo ran""-it"); code != 1 || strings.Contains(out, "ran-it") || !strings.Contains(out, "with-lock: cannot take the release lock") {
+	if out, code := releaseStep(t, "DATABASE_URL=mysql://sudoku_user:db-password@127.0.0.1:1/sudoku", "RELEASE_COMMAND=printf 'r%s\\n' an-it"); code != 1 || strings.Contains(out, "ran-it") || !strings.Contains(out, "with-lock: cannot take the release lock") {
 		t.Errorf("without the lock, the command ran or the step passed: exit %d\n%s", code, out)
 	}
 	if out, code := releaseStep(t, url, "RELEASE_COMMAND="); code != 0 || !strings.Contains(out, "no release command") {
