@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,7 +204,7 @@ func grants(t *testing.T, db, user string) string {
 // administrator's password. Run again, it changes nothing; a new password is set; rights
 // someone added are taken back.
 func TestReleaseStepCreatesTheDatabaseUsers(t *testing.T) {
-	php, db, _ := standInServers(t)
+	php, db, redis := standInServers(t)
 	env := func(appPassword string, more ...string) []string {
 		return append([]string{
 			"DATABASE_ADMIN_USER=sudoku_admin", "DATABASE_ADMIN_PASSWORD=admin-password",
@@ -228,6 +230,24 @@ func TestReleaseStepCreatesTheDatabaseUsers(t *testing.T) {
 	}
 	if out, err := sqlAs(t, db, "sudoku_app", "app-password", "INSERT INTO puzzle (grid, difficulty) VALUES (REPEAT('0', 81), 1); SELECT COUNT(*) FROM puzzle"); err != nil || out != "1" {
 		t.Errorf("the app user cannot use its tables: %v %s", err, out)
+	}
+	// status.php, served by the image's Nginx and PHP-FPM, reports the database up with the
+	// app user, and refusing a wrong password.
+	public, err := filepath.Abs("app/public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for password, want := range map[string]int{"app-password": http.StatusOK, "wrong-password": http.StatusServiceUnavailable} {
+		app := startApp(t, public, []string{"DATABASE_URL=mysql://sudoku_app:" + password + "@" + db + "/sudoku", "REDIS_URL=redis://default:redis-password@" + redis})
+		resp, err := http.Get("http://" + app + "/status.php?strict=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || (want != http.StatusOK) != strings.Contains(string(body), `"reason": "access-denied"`) {
+			t.Errorf("status.php with the app user's %s: %s\n%s", password, resp.Status, body)
+		}
 	}
 
 	// Again: nothing to change.
