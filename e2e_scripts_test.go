@@ -160,7 +160,7 @@ exit 0`,
 case "$1 $2" in
 "secretsmanager get-secret-value") echo '{"publisher_jwt_key": "pub-secret", "subscriber_jwt_key": "sub-secret"}' ;;
 "ecs describe-services") echo '{"awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": ["sg-app"], "assignPublicIp": "DISABLED"}}' ;;
-"ecs describe-task-definition") echo app ;;
+"ecs describe-task-definition") case "$*" in *"containerDefinitions[?essential].name | [0]"*) echo app ;; *) echo release ;; esac ;;
 "ecs run-task") echo arn:task:1 ;;
 "ecs describe-tasks") cat ` + dir + `/status-exit 2>/dev/null || echo 0 ;;
 esac

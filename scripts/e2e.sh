@@ -203,7 +203,9 @@ aws_status() {
 	service=$(output serviceNames --json | jq -r .app)
 	taskdef=$(output taskDefinitionArns --json | jq -r .app)
 	network=$(aws ecs describe-services --cluster "$cluster" --services "$service" --query 'services[0].networkConfiguration' --output json)
-	container=$(aws ecs describe-task-definition --task-definition "$taskdef" --query 'taskDefinition.containerDefinitions[0].name' --output text)
+	# The app's own container: the essential one (the release step's, which runs first in
+	# this task too, is not).
+	container=$(aws ecs describe-task-definition --task-definition "$taskdef" --query 'taskDefinition.containerDefinitions[?essential].name | [0]' --output text)
 	overrides=$(jq -cn --arg c "$container" '{containerOverrides: [{name: $c, command: ["php", "public/status.php"]}]}')
 	task=$(aws ecs run-task --cluster "$cluster" --task-definition "$taskdef" --launch-type FARGATE \
 		--network-configuration "$network" --overrides "$overrides" --started-by e2e-status \
