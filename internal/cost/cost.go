@@ -234,7 +234,14 @@ func (r *Report) price(s *preview.State, all []*preview.State) (float64, string,
 		return h * (r.p("albHour") + lcu*r.p("albLcuHour")), fmt.Sprintf("ALB, %g LCU", lcu), ""
 	case "aws:rds/cluster:Cluster":
 		gb, io := r.assume("auroraStorageGb"), r.assume("auroraMillionIos")
-		return gb*r.p("auroraStorageGbMonth") + io*r.p("auroraIoMillion"), fmt.Sprintf("Aurora storage %g GB, %g M I/Os", gb, io), ""
+		price, what := gb*r.p("auroraStorageGbMonth")+io*r.p("auroraIoMillion"), fmt.Sprintf("Aurora storage %g GB, %g M I/Os", gb, io)
+		if managed, _ := in["manageMasterUserPassword"].(bool); managed {
+			// RDS keeps the master password in a Secrets Manager secret of its own, billed
+			// as any secret, which is no resource of the stack's.
+			price += r.p("secretMonth") + r.assume("secretApiCalls10k")*r.p("secretApiCalls10k")
+			what += ", the master password's secret"
+		}
+		return price, what, ""
 	case "aws:rds/clusterInstance:ClusterInstance":
 		return r.auroraInstance(s, all)
 	case "aws:elasticache/replicationGroup:ReplicationGroup":
