@@ -169,15 +169,12 @@ func TestFailingMigrationIsNotRecorded(t *testing.T) {
 	}
 }
 
-// releaseStep is the app image's app-release, with the image's db-users.php beside it, run
+// releaseStep is the app image's app-release, with the image's release.php beside it, run
 // with env (the release container's environment on AWS) from the repository's root, so that
 // the stand-in app's release command finds app/bin/release.
 func releaseStep(t *testing.T, env ...string) (string, int) {
 	t.Helper()
-	script := strings.NewReplacer(
-		"/usr/local/lib/sudoku/db-users.php", writeTemp(t, "db-users.php", appImageFile(t, "DB_USERS")),
-		"/usr/local/lib/sudoku/with-lock.php", writeTemp(t, "with-lock.php", appImageFile(t, "WITH_LOCK")),
-	).Replace(appImageFile(t, "APP_RELEASE"))
+	script := strings.ReplaceAll(appImageFile(t, "APP_RELEASE"), "/usr/local/lib/sudoku/release.php", writeTemp(t, "release.php", appImageFile(t, "RELEASE_PHP")))
 	cmd := exec.Command(tool(t, "bash"), writeTemp(t, "app-release", script))
 	cmd.Env = append(os.Environ(), env...)
 	return runExit(t, cmd)
@@ -264,7 +261,7 @@ func TestReleaseStepCreatesTheDatabaseUsers(t *testing.T) {
 
 	// A new password (a rotation) is set, and works.
 	out, code = releaseStep(t, env("rotated-password")...)
-	if code != 0 || !strings.Contains(out, "db-users: sudoku_app: new password set") {
+	if code != 0 || !strings.Contains(out, "release: sudoku_app: new password set") {
 		t.Errorf("rotation: exit %d\n%s", code, out)
 	}
 	if _, err := sqlAs(t, db, "sudoku_app", "rotated-password", "SELECT 1"); err != nil {
@@ -276,14 +273,14 @@ func TestReleaseStepCreatesTheDatabaseUsers(t *testing.T) {
 		t.Fatal(out)
 	}
 	out, code = releaseStep(t, env("rotated-password")...)
-	if code != 0 || !strings.Contains(out, "db-users: sudoku_app: revoked DROP, ALTER") || grants(t, db, "sudoku_app") != appGrants {
+	if code != 0 || !strings.Contains(out, "release: sudoku_app: revoked DROP, ALTER") || grants(t, db, "sudoku_app") != appGrants {
 		t.Errorf("extra rights: exit %d\n%s\n%s", code, out, grants(t, db, "sudoku_app"))
 	}
 	if out, err := sqlAs(t, db, "sudoku_admin", "admin-password", "GRANT SELECT ON mysql.* TO 'sudoku_app'@'%'"); err != nil {
 		t.Fatal(out)
 	}
 	out, code = releaseStep(t, env("rotated-password")...)
-	if code == 0 || !strings.Contains(out, "db-users: sudoku_app has rights beyond its database: GRANT SELECT ON `mysql`.*") {
+	if code == 0 || !strings.Contains(out, "release: sudoku_app has rights beyond its database: GRANT SELECT ON `mysql`.*") {
 		t.Errorf("rights elsewhere: exit %d\n%s", code, out)
 	}
 }
@@ -296,7 +293,7 @@ func TestReleaseStepFailsWithItsCommand(t *testing.T) {
 	if out, code := releaseStep(t, url, "RELEASE_COMMAND=echo migrating; exit 3"); code != 3 || !strings.Contains(out, "migrating") {
 		t.Errorf("exit %d, want the command's 3:\n%s", code, out)
 	}
-	if out, code := releaseStep(t, "DATABASE_URL=mysql://sudoku_user:db-password@127.0.0.1:1/sudoku", "RELEASE_COMMAND=printf 'r%s\\n' an-it"); code != 1 || strings.Contains(out, "ran-it") || !strings.Contains(out, "with-lock: cannot take the release lock") {
+	if out, code := releaseStep(t, "DATABASE_URL=mysql://sudoku_user:db-password@127.0.0.1:1/sudoku", "RELEASE_COMMAND=printf 'r%s\\n' an-it"); code != 1 || strings.Contains(out, "ran-it") || !strings.Contains(out, "release: cannot connect to 127.0.0.1 as sudoku_user") {
 		t.Errorf("without the lock, the command ran or the step passed: exit %d\n%s", code, out)
 	}
 	if out, code := releaseStep(t, url, "RELEASE_COMMAND="); code != 0 || !strings.Contains(out, "no release command") {
