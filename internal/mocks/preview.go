@@ -6,6 +6,8 @@ import (
 	"sort"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/sudoku/infra/internal/preview"
 )
 
 // PreviewJSON renders the run as `pulumi preview --json --show-sames` would show it, against
@@ -13,32 +15,18 @@ import (
 // update as the run took it; delete for what the run no longer registers), its old and new
 // state (type, parent, inputs, secrets as "[secret]"), and the root stack's step.
 func (m *Monitor) PreviewJSON(before State) []byte {
-	type state struct {
-		URN     string         `json:"urn"`
-		ID      string         `json:"id,omitempty"`
-		Type    string         `json:"type"`
-		Parent  string         `json:"parent,omitempty"`
-		Inputs  map[string]any `json:"inputs"`
-		Outputs map[string]any `json:"outputs"`
-	}
-	type step struct {
-		Op       string `json:"op"`
-		URN      string `json:"urn"`
-		OldState *state `json:"oldState,omitempty"`
-		NewState *state `json:"newState,omitempty"`
-	}
 	stackURN := fmt.Sprintf("urn:pulumi:%s::%s::pulumi:pulumi:Stack::%s-%s", m.Stack, m.Project, m.Project, m.Stack)
 	stackOp := "create"
 	if before != nil {
 		stackOp = "same"
 	}
-	steps := []step{{Op: stackOp, URN: stackURN}}
+	steps := []preview.Step{{Op: stackOp, URN: stackURN}}
 	seen := map[string]bool{}
 	for _, r := range m.Resources() {
 		seen[r.URN] = true
-		s := step{Op: r.Op(), URN: r.URN, NewState: &state{URN: r.URN, ID: r.ID, Type: r.Type, Parent: r.Parent, Inputs: plainMap(r.Inputs), Outputs: plainMap(r.Outputs)}}
+		s := preview.Step{Op: r.Op(), URN: r.URN, New: previewState(r.URN, r.ID, r.Type, r.Parent, r.Inputs, r.Outputs)}
 		if old, ok := before[r.URN]; ok {
-			s.OldState = &state{URN: r.URN, ID: old.ID, Type: old.Type, Parent: old.Parent, Inputs: plainMap(old.Inputs), Outputs: plainMap(old.Outputs)}
+			s.Old = previewState(r.URN, old.ID, old.Type, old.Parent, old.Inputs, old.Outputs)
 		}
 		steps = append(steps, s)
 	}
@@ -51,13 +39,18 @@ func (m *Monitor) PreviewJSON(before State) []byte {
 	sort.Strings(gone)
 	for _, urn := range gone {
 		old := before[urn]
-		steps = append(steps, step{Op: "delete", URN: urn, OldState: &state{URN: urn, ID: old.ID, Type: old.Type, Parent: old.Parent, Inputs: plainMap(old.Inputs), Outputs: plainMap(old.Outputs)}})
+		steps = append(steps, preview.Step{Op: "delete", URN: urn, Old: previewState(urn, old.ID, old.Type, old.Parent, old.Inputs, old.Outputs)})
 	}
 	data, err := json.MarshalIndent(map[string]any{"steps": steps}, "", "  ")
 	if err != nil {
 		panic(err)
 	}
 	return data
+}
+
+// previewState is a resource as a preview step shows it.
+func previewState(urn, id, typ, parent string, inputs, outputs resource.PropertyMap) *preview.State {
+	return &preview.State{URN: urn, ID: id, Type: typ, Parent: parent, Inputs: plainMap(inputs), Outputs: plainMap(outputs)}
 }
 
 func plainMap(m resource.PropertyMap) map[string]any {
