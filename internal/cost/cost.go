@@ -255,7 +255,7 @@ func (r *Report) price(s *preview.State, all []*preview.State) (float64, string,
 	case "aws:ecs/service:Service":
 		return r.fargate(s, all)
 	case "aws:ecs/cluster:Cluster":
-		if !strings.Contains(flatten(in["settings"]), "containerInsights enabled") {
+		if !containerInsights(in) {
 			return 0, "Container Insights off", ""
 		}
 		services := 0
@@ -351,7 +351,7 @@ func (r *Report) fargate(s *preview.State, all []*preview.State) (float64, strin
 	}
 	vcpu, gb := r.p("fargateVcpuHour"), r.p("fargateGbHour")
 	arch := "x86"
-	if strings.Contains(flatten(td.Inputs["runtimePlatform"]), "ARM64") {
+	if platform, _ := td.Inputs["runtimePlatform"].(map[string]any); str(platform, "cpuArchitecture") == "ARM64" {
 		vcpu, gb, arch = r.p("fargateArmVcpuHour"), r.p("fargateArmGbHour"), "arm64"
 	}
 	task := (cpu/1024*vcpu + mem/1024*gb) * r.Table.HoursPerMonth
@@ -417,29 +417,14 @@ func list(v any) []any {
 	return l
 }
 
-// flatten renders a value as text, for "does it say X" checks.
-func flatten(v any) string {
-	switch t := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
+// containerInsights reports whether an ECS cluster's settings turn Container Insights on.
+func containerInsights(cluster map[string]any) bool {
+	for _, setting := range list(cluster["settings"]) {
+		if m, ok := setting.(map[string]any); ok && str(m, "name") == "containerInsights" && str(m, "value") == "enabled" {
+			return true
 		}
-		sort.Strings(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = flatten(t[k])
-		}
-		return strings.Join(parts, " ")
-	case []any:
-		parts := make([]string, len(t))
-		for i, e := range t {
-			parts[i] = flatten(e)
-		}
-		return strings.Join(parts, " ")
-	default:
-		return fmt.Sprint(t)
 	}
+	return false
 }
 
 // Seed is the old design's staging, priced with the same table and assumptions: 2 NAT
