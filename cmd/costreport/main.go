@@ -63,16 +63,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	in := stdin
-	if name := flags.Arg(0); name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			fmt.Fprintf(stderr, "costreport: %v\n", err)
-			return 2
-		}
-		defer f.Close()
-		in = f
+	in, err := preview.Open(flags.Arg(0), stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "costreport: %v\n", err)
+		return 2
 	}
+	defer in.Close()
 	p, err := preview.Read(in)
 	if err != nil {
 		fmt.Fprintf(stderr, "costreport: %v\n", err)

@@ -15,6 +15,7 @@ import (
 	"os"
 
 	"github.com/sudoku/infra/internal/guard"
+	"github.com/sudoku/infra/internal/preview"
 )
 
 func main() {
@@ -36,16 +37,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		flags.Usage()
 		return 2
 	}
-	in := stdin
-	if name := flags.Arg(0); name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			fmt.Fprintf(stderr, "previewguard: %v\n", err)
-			return 2
-		}
-		defer f.Close()
-		in = f
+	in, err := preview.Open(flags.Arg(0), stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "previewguard: %v\n", err)
+		return 2
 	}
+	defer in.Close()
 	findings, err := guard.Check(in)
 	if err != nil {
 		fmt.Fprintf(stderr, "previewguard: %v\n", err)

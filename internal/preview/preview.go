@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -32,6 +33,14 @@ var Ops = map[string]string{
 	"read-replacement":       "replace",
 	"import-replacement":     "replace",
 	"remove-pending-replace": "replace",
+}
+
+// Open is the input a command names: the file name, or standard input for "-".
+func Open(name string, stdin io.Reader) (io.ReadCloser, error) {
+	if name == "-" {
+		return io.NopCloser(stdin), nil
+	}
+	return os.Open(name)
 }
 
 // StackType is the type of the root stack resource: every successful preview has its step.
