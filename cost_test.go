@@ -14,7 +14,23 @@ import (
 // engine would show for it.
 func stackCost(t *testing.T, stack string, overrides map[string]string) *cost.Report {
 	t.Helper()
-	p, err := preview.Read(bytes.NewReader(mustRun(t, stack, overrides).PreviewJSON(nil)))
+	return runCost(t, mustRun(t, stack, overrides))
+}
+
+// e2eStackCost is the estimate of the end-to-end AWS stack (scripts/e2e-aws.yaml).
+func e2eStackCost(t *testing.T) *cost.Report {
+	t.Helper()
+	run, err := runE2E(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runCost(t, run)
+}
+
+// runCost is cmd/costreport's estimate of what a run registers, as a first deployment.
+func runCost(t *testing.T, run *stackRun) *cost.Report {
+	t.Helper()
+	p, err := preview.Read(bytes.NewReader(run.PreviewJSON(nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +68,7 @@ func TestStagingCostsAtMostHalfTheSeed(t *testing.T) {
 // silently left out of the estimate.
 func TestEveryAwsResourceIsPriced(t *testing.T) {
 	for _, r := range []*cost.Report{stackCost(t, "staging", nil), stackCost(t, "production", promoted),
-		stackCost(t, "staging", map[string]string{"natGateways": "none", "ecsExec": "true", "waf": "true", "cpuArchitecture": "arm64"})} {
+		stackCost(t, "staging", map[string]string{"natGateways": "none", "ecsExec": "true", "waf": "true", "cpuArchitecture": "arm64"}), e2eStackCost(t)} {
 		for _, u := range r.Unpriced {
 			t.Errorf("not priced: %s (%s): %s", u.Name, u.Type, u.Why)
 		}

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/sudoku/infra/internal/cost"
 	"github.com/sudoku/infra/internal/mocks"
-	"github.com/sudoku/infra/internal/preview"
 )
 
 // e2eStackFile is the end-to-end test's stack settings, which scripts/e2e.sh copies to
@@ -104,31 +101,9 @@ func mergeConfig(maps ...map[string]string) map[string]string {
 	return out
 }
 
-// e2eCost is cmd/costreport's estimate of the end-to-end stack.
-func e2eCost(t *testing.T) *cost.Report {
-	t.Helper()
-	run, err := runE2E(t, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := preview.Read(bytes.NewReader(run.PreviewJSON(nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	table, err := cost.DefaultTable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := cost.Estimate(p, table)
-	for _, u := range r.Unpriced {
-		t.Errorf("not priced: %s (%s): %s", u.Name, u.Type, u.Why)
-	}
-	return r
-}
-
 // The README's cost of an end-to-end run comes from the same estimate.
 func TestReadmeE2ECost(t *testing.T) {
-	r := e2eCost(t)
+	r := e2eStackCost(t)
 	hourly := r.New / r.Table.HoursPerMonth
 	text := fmt.Sprintf("\nThe stack (`%s`) would cost $%.2f a month if it stayed up, so $%.2f an hour at list price in eu-central-1. "+
 		"A run pays for the time the stack exists, and at least a started hour of the NAT gateway, the load balancer and ElastiCache (billed by the hour): "+
