@@ -652,3 +652,25 @@ func TestProductionStackFileMarksItsPlaceholders(t *testing.T) {
 		}
 	}
 }
+
+// Every command the Makefile declares (.PHONY) is one `make help` lists: a target the help's
+// pattern does not match (e2e, with its digits, once) is a command nobody finds.
+func TestMakeHelpListsEveryCommand(t *testing.T) {
+	makefile, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	phony := regexp.MustCompile(`(?m)^\.PHONY:(.*)$`).FindSubmatch(makefile)
+	if phony == nil {
+		t.Fatal("the Makefile declares no .PHONY targets")
+	}
+	out, err := exec.Command("make", "--no-print-directory", "help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make help: %v\n%s", err, out)
+	}
+	for _, target := range strings.Fields(string(phony[1])) {
+		if !regexp.MustCompile(`(?m)^\s*make ` + regexp.QuoteMeta(target) + `\s`).Match(out) {
+			t.Errorf("make help does not list %q:\n%s", target, out)
+		}
+	}
+}
