@@ -1,8 +1,8 @@
 package components
 
 import (
-	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -48,13 +48,18 @@ type healthCheck struct {
 	startPeriod int    // seconds of grace after start, when failures don't count
 }
 
+// docker is the check as a container's healthcheck. The durations are written as the
+// provider reads them back from Docker (Go's time.Duration.String: "1m0s", not "60s";
+// terraform-provider-docker v3.9.0, resourceDockerContainerRead), so that a preview after
+// `pulumi up` finds nothing to change.
 func (h healthCheck) docker() *docker.ContainerHealthcheckArgs {
+	seconds := func(n int) pulumi.String { return pulumi.String((time.Duration(n) * time.Second).String()) }
 	return &docker.ContainerHealthcheckArgs{
 		Tests:       pulumi.StringArray{pulumi.String("CMD-SHELL"), pulumi.String(h.command)},
-		Interval:    pulumi.String(fmt.Sprintf("%ds", h.interval)),
-		Timeout:     pulumi.String(fmt.Sprintf("%ds", h.timeout)),
+		Interval:    seconds(h.interval),
+		Timeout:     seconds(h.timeout),
 		Retries:     pulumi.Int(h.retries),
-		StartPeriod: pulumi.String(fmt.Sprintf("%ds", h.startPeriod)),
+		StartPeriod: seconds(h.startPeriod),
 	}
 }
 
@@ -110,12 +115,17 @@ func newContainer(ctx *pulumi.Context, name string, rt DockerRuntime, spec conta
 		tmpfs[path] = pulumi.String(options)
 	}
 	return docker.NewContainer(ctx, name+"-container", &docker.ContainerArgs{
-		Name:        pulumi.String(physicalName(ctx, name)),
-		Image:       spec.image,
-		Command:     command,
-		Envs:        spec.env,
-		Restart:     pulumi.String("unless-stopped"),
-		Memory:      pulumi.Int(spec.memoryMb),
+		Name:    pulumi.String(physicalName(ctx, name)),
+		Image:   spec.image,
+		Command: command,
+		Envs:    spec.env,
+		Restart: pulumi.String("unless-stopped"),
+		Memory:  pulumi.Int(spec.memoryMb),
+		// What Docker sets when only a memory limit is given ("By default, MemorySwap is set
+		// to twice the size of Memory": moby, daemon/daemon_unix.go, adaptContainerSettings),
+		// as docker compose's mem_limit gets it. The provider reads it back, and the field is
+		// optional but not computed, so left unset it would show as a change in every preview.
+		MemorySwap:  pulumi.Int(2 * spec.memoryMb),
 		Healthcheck: spec.health.docker(),
 		Wait:        pulumi.Bool(true),
 		WaitTimeout: pulumi.Int(rt.WaitTimeout),
