@@ -674,3 +674,56 @@ func TestMakeHelpListsEveryCommand(t *testing.T) {
 		}
 	}
 }
+
+// `make destroy` removes the stack's images by reference, the names the program gives them,
+// so that another local stack built from the same files (same image IDs) keeps its own tags
+// and its running containers. Docker only untags an image removed by one of several tags, and
+// refuses to remove, even with -f, an image by ID that a running container uses (seen on
+// Docker 20.10: "image is being used by running container"; on Docker 28 the other stack's
+// tags went first).
+func TestDestroyRemovesTheStacksImagesByReference(t *testing.T) {
+	var want []string
+	for _, image := range mustRun(t, "alice", nil).OfType("docker:index/image:Image") {
+		want = append(want, "image rm "+image.Inputs["imageName"].StringValue())
+	}
+	dir := t.TempDir()
+	out, err := localScript(t, "destroy", map[string]string{
+		"pulumi": "exit 0",
+		"go":     "exit 0",
+		"docker": `echo "$*" >>` + dir + `/docker.log
+case "$*" in
+"image ls -q "*) echo 0123456789ab ;;
+esac
+exit 0`,
+	}, "STACK=alice")
+	if err != nil {
+		t.Fatalf("destroy: %v\n%s", err, out)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "docker.log"))
+	var removed []string
+	for _, call := range strings.Split(strings.TrimSpace(string(log)), "\n") {
+		if strings.HasPrefix(call, "image rm") || strings.HasPrefix(call, "rmi") {
+			removed = append(removed, call)
+		}
+	}
+	if strings.Join(sorted(removed), "\n") != strings.Join(sorted(want), "\n") {
+		t.Errorf("destroy removed\n%s\nwant, by reference and without -f, the program's images\n%s",
+			strings.Join(removed, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// localScript runs scripts/local.sh action with stand-ins for the named commands.
+func localScript(t *testing.T, action string, fakes map[string]string, env ...string) (string, error) {
+	t.Helper()
+	path := withFakes(t, fakes)
+	cmd := exec.Command("scripts/local.sh", action)
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "PATH=") && !strings.HasPrefix(e, "PULUMI_") && !strings.HasPrefix(e, "STACK=") {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
+	cmd.Env = append(cmd.Env, path[0]+":"+hostTools(t, scriptTools...), "XDG_CONFIG_HOME="+t.TempDir())
+	cmd.Env = append(cmd.Env, env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}

@@ -41,6 +41,10 @@ for type in docker:index/container:Container docker:index/network:Network docker
 	down_targets+=(--target "urn:pulumi:*::*::**${type}::**")
 done
 
+# The images a local stack builds, sudoku-<stack>-<component>:local (components/docker.go,
+# newLocalImage; a test holds this list to the program's).
+local_images=(db cache mercure app lb)
+
 # Selects the stack, creating it on first use. A new stack needs no Pulumi.<stack>.yaml: it
 # targets Docker with Pulumi.yaml's defaults.
 pulumi stack select "$stack" --create --secrets-provider passphrase --non-interactive >/dev/null
@@ -78,9 +82,21 @@ destroy)
 	for volume in $(docker volume ls -q --filter "label=sudoku.stack=$stack"); do
 		docker volume rm "$volume"
 	done
-	for image in $(docker image ls -q --filter "reference=sudoku-$(echo "$stack" | tr "[:upper:]" "[:lower:]")-*"); do
-		docker image rm -f "$image" >/dev/null
+	# The images go by reference (repository:tag), never by ID: removing a tag only untags,
+	# and deletes the image once no other tag or container uses it. Two stacks built from the
+	# same files share image IDs, so removing by ID would take the other stack's tags too, or
+	# fail while its containers run ("image is being used by running container").
+	prefix="sudoku-$(echo "$stack" | tr "[:upper:]" "[:lower:]")"
+	kept=()
+	for component in "${local_images[@]}"; do
+		ref="$prefix-$component:local"
+		if [ -n "$(docker image ls -q "$ref")" ] && ! docker image rm "$ref" >/dev/null; then
+			kept+=("$ref")
+		fi
 	done
+	if [ "${#kept[@]}" -gt 0 ]; then
+		echo "warning: Docker kept these images (see its message above): ${kept[*]}" >&2
+	fi
 	echo "Stack $stack is destroyed, with its data volumes and images."
 	;;
 esac
