@@ -125,16 +125,22 @@ func stageChain(stages []dockerStage, target string) ([]dockerInstruction, error
 
 var shellSeparators = map[string]bool{"&&": true, "||": true, ";": true, "|": true}
 
+// volumeOwner is who a RUN's chown gives a path to, and whether everything below it too.
+type volumeOwner struct {
+	user      string
+	index     int
+	recursive bool
+}
+
 // volumeProblems says which of paths an image stage would hand ECS as an empty,
 // root-owned directory: each must be a VOLUME of the stage, owned (chown, before the
-// VOLUME) by the stage's USER.
+// VOLUME) by the stage's USER, with everything below it (chown -R): base images create
+// directories of their own there as root (caddy's image makes /data/caddy and
+// /config/caddy, where the hub writes its instance ID and autosaved config).
 func volumeProblems(chain []dockerInstruction, paths []string) []string {
 	user := "root"
 	volumes := map[string]int{} // path -> index of its VOLUME
-	owners := map[string]struct {
-		user  string
-		index int
-	}{}
+	owners := map[string]volumeOwner{}
 	for i, in := range chain {
 		switch in.cmd {
 		case "USER":
@@ -154,18 +160,16 @@ func volumeProblems(chain []dockerInstruction, paths []string) []string {
 					continue
 				}
 				w++
-				for w < len(words) && strings.HasPrefix(words[w], "-") {
-					w++
+				recursive := false
+				for ; w < len(words) && strings.HasPrefix(words[w], "-"); w++ {
+					recursive = recursive || words[w] == "-R" || words[w] == "--recursive"
 				}
 				if w >= len(words) {
 					break
 				}
 				owner, _, _ := strings.Cut(words[w], ":")
 				for w++; w < len(words) && !shellSeparators[words[w]]; w++ {
-					owners[strings.TrimSuffix(words[w], "/")] = struct {
-						user  string
-						index int
-					}{owner, i}
+					owners[strings.TrimSuffix(words[w], "/")] = volumeOwner{owner, i, recursive}
 				}
 			}
 		}
@@ -183,6 +187,8 @@ func volumeProblems(chain []dockerInstruction, paths []string) []string {
 			problems = append(problems, fmt.Sprintf("%s is owned by %s, but the image runs as %s", p, o.user, user))
 		case o.index > v:
 			problems = append(problems, fmt.Sprintf("%s is chowned after its VOLUME, which the classic builder discards", p))
+		case !o.recursive:
+			problems = append(problems, fmt.Sprintf("%s is chowned without -R: what the base image created below it stays root's, and %s cannot write there", p, user))
 		}
 	}
 	return problems
@@ -240,12 +246,13 @@ func TestVolumeProblems(t *testing.T) {
 		dockerfile string
 		want       string
 	}{
-		"ok":              {"FROM x\nRUN chown app:app /tmp /data\nVOLUME [\"/tmp\", \"/data\"]\nUSER app\n", ""},
-		"not declared":    {"FROM x\nRUN chown app:app /tmp /data\nVOLUME /tmp\nUSER app\n", "/data is not a VOLUME"},
+		"ok":              {"FROM x\nRUN chown -R app:app /tmp /data\nVOLUME [\"/tmp\", \"/data\"]\nUSER app\n", ""},
+		"not declared":    {"FROM x\nRUN chown -R app:app /tmp /data\nVOLUME /tmp\nUSER app\n", "/data is not a VOLUME"},
+		"not recursive":   {"FROM x\nRUN chown app:app /tmp /data\nVOLUME /tmp /data\nUSER app\n", "/tmp is chowned without -R"},
 		"root owned":      {"FROM x\nVOLUME /tmp /data\nUSER app\n", "/tmp has no chown to app"},
 		"wrong owner":     {"FROM x\nRUN chown -R www:www /tmp /data\nVOLUME /tmp /data\nUSER app\n", "/tmp is owned by www, but the image runs as app"},
 		"chown too late":  {"FROM x\nVOLUME /tmp /data\nRUN chown app /tmp /data\nUSER app\n", "/tmp is chowned after its VOLUME"},
-		"inherited stage": {"FROM x AS base\nRUN chown app:app /tmp /data && true\nVOLUME /tmp /data\nFROM base AS prod\nUSER app\n", ""},
+		"inherited stage": {"FROM x AS base\nRUN chown --recursive app:app /tmp /data && true\nVOLUME /tmp /data\nFROM base AS prod\nUSER app\n", ""},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
