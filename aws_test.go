@@ -669,6 +669,8 @@ func TestStagingConfigIsValidated(t *testing.T) {
 		{"tls policy", map[string]string{"albSslPolicy": "ELBSecurityPolicy-2016-08"}, []string{"sudoku:albSslPolicy", "TLS 1.3"}},
 		{"aurora version", map[string]string{"dbEngineVersion": "5.7.mysql_aurora.2.11.2"}, []string{"sudoku:dbEngineVersion", "Aurora MySQL 3"}},
 		{"alarm email", map[string]string{"alarmEmails": `["oncall"]`}, []string{"sudoku:alarmEmails", "e-mail"}},
+		// Staging runs on Spot: Graviton would need on-demand (ECS: Fargate Spot has no ARM64).
+		{"spot on arm64", map[string]string{"cpuArchitecture": "arm64"}, []string{"sudoku:phpCapacity", "on-demand when cpuArchitecture is arm64"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -175,7 +175,7 @@ var configKeys = []configKey{
 	{"phpMinTasks", "integer", 2, "aws", "Fewest app tasks; with 2 or more, they run in different AZs."},
 	{"phpCapacity", "string", "on-demand", "aws", "Where the app's tasks run: `on-demand` (Fargate), or `spot`: phpOnDemandTasks on Fargate, the rest on Fargate Spot (about 70% cheaper; AWS may stop a Spot task with 2 minutes' notice)."},
 	{"phpOnDemandTasks", "integer", 1, "aws", "With phpCapacity spot: the app tasks that stay on on-demand Fargate (at least 1)."},
-	{"cpuArchitecture", "string", "x86_64", "aws", "CPU of the tasks and of the images built for them: `x86_64`, or `arm64` (Graviton, about 20% cheaper; building needs an arm64 machine or emulation, see README)."},
+	{"cpuArchitecture", "string", "x86_64", "aws", "CPU of the tasks and of the images built for them: `x86_64`, or `arm64` (Graviton, about 20% cheaper; on-demand only, as Fargate Spot runs no ARM64 tasks; building needs an arm64 machine or emulation, see README)."},
 	{"phpMaxTasks", "integer", 6, "aws", "Most app tasks auto scaling may run."},
 	{"phpCpuTarget", "integer", 60, "aws", "Average CPU % that auto scaling keeps the app at."},
 	{"phpMemoryTarget", "integer", 75, "aws", "Average memory % that auto scaling keeps the app at."},
@@ -518,6 +518,12 @@ func loadAwsConfig(r *reader, aws bool) AwsConfig {
 	}
 	if !components.ValidFargateSize(a.MercureCPU, a.MercureMemory) {
 		r.fail("mercureMemory", fmt.Sprintf("a size Fargate allows with mercureCpu %d", a.MercureCPU), a.MercureMemory)
+	}
+	// ECS developer guide, "Amazon ECS clusters for Fargate" (Fargate capacity provider
+	// considerations): "Linux tasks with the ARM64 architecture don't support the Fargate
+	// Spot capacity provider."
+	if a.PhpCapacity == "spot" && a.CPUArchitecture == "arm64" {
+		r.fail("phpCapacity", "on-demand when cpuArchitecture is arm64 (Fargate Spot runs only X86_64 Linux tasks)", strconv.Quote(a.PhpCapacity))
 	}
 	if a.PhpMaxTasks < a.PhpMinTasks {
 		r.fail("phpMaxTasks", fmt.Sprintf("at least phpMinTasks (%d)", a.PhpMinTasks), a.PhpMaxTasks)

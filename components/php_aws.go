@@ -74,6 +74,9 @@ func (a AwsPhpServiceArgs) validate() error {
 	if !ValidFargateSize(a.CPU, a.Memory) {
 		return fieldError("php", "Memory", fmt.Sprintf("a size Fargate allows with CPU %d", a.CPU), a.Memory)
 	}
+	if a.Spot && a.Runtime.CPUArchitecture == "arm64" {
+		return fieldError("php", "Spot", "false with CPUArchitecture arm64 (Fargate Spot runs only X86_64 Linux tasks)", true)
+	}
 	if a.MinTasks < 1 || a.MaxTasks < a.MinTasks {
 		return fieldError("php", "MinTasks and MaxTasks", "1 <= MinTasks <= MaxTasks", fmt.Sprintf("%d and %d", a.MinTasks, a.MaxTasks))
 	}
