@@ -426,11 +426,26 @@ func TestStagingRunsExactlyOneMercureHub(t *testing.T) {
 	if len(hub.IgnoreChanges) != 0 {
 		t.Errorf("the hub's desiredCount must stay managed (1), but ignoreChanges = %v", hub.IgnoreChanges)
 	}
+	// AWS refuses AZ rebalancing on a service whose maximum percent is 100 ("Balancing an
+	// Amazon ECS service across Availability Zones"; AWS CDK: "If enabled, maxHealthyPercent
+	// must be greater than 100"), and a create without the field turns it on where it can: the
+	// hub's says DISABLED, the app's (200%, two or more tasks) ENABLED.
+	for _, svc := range run.OfType("aws:ecs/service:Service") {
+		if str(svc, "availabilityZoneRebalancing") == "ENABLED" && num(svc, "deploymentMaximumPercent") <= 100 {
+			t.Errorf("%s: AZ rebalancing with a maximum percent of %v, which ECS refuses", svc.Name, num(svc, "deploymentMaximumPercent"))
+		}
+	}
+	if got := str(hub, "availabilityZoneRebalancing"); got != "DISABLED" {
+		t.Errorf("hub: availabilityZoneRebalancing %q, want DISABLED (one task, maximum 100%%)", got)
+	}
 	targets := run.OfType("aws:appautoscaling/target:Target")
 	if len(targets) != 1 || !strings.Contains(str(targets[0], "resourceId"), "app-service") {
 		t.Errorf("auto scaling targets: want only the app's, got %d", len(targets))
 	}
 	app := run.Named("aws:ecs/service:Service", "app-service")
+	if got := str(app, "availabilityZoneRebalancing"); got != "ENABLED" {
+		t.Errorf("app: availabilityZoneRebalancing %q, want ENABLED", got)
+	}
 	if strings.Join(app.IgnoreChanges, ",") != "desiredCount" || num(app, "desiredCount") != 3 {
 		t.Errorf("app: desiredCount %v, ignoreChanges %v; want 3 and desiredCount (auto scaling owns it)", num(app, "desiredCount"), app.IgnoreChanges)
 	}

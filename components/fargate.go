@@ -176,7 +176,7 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 		DeploymentMinimumHealthyPercent: pulumi.Int(spec.minHealthyPercent),
 		DeploymentMaximumPercent:        pulumi.Int(spec.maxPercent),
 		HealthCheckGracePeriodSeconds:   pulumi.Int(spec.health.startPeriod + 30),
-		AvailabilityZoneRebalancing:     pulumi.String("ENABLED"),
+		AvailabilityZoneRebalancing:     pulumi.String(azRebalancing(spec.maxPercent)),
 		EnableExecuteCommand:            pulumi.Bool(rt.ExecLogGroup != nil),
 		EnableEcsManagedTags:            pulumi.Bool(true),
 		PropagateTags:                   pulumi.String("SERVICE"),
@@ -209,6 +209,18 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 		return nil, err
 	}
 	return f, nil
+}
+
+// azRebalancing is whether ECS may move a service's tasks to even out the AZs: it starts a
+// task in the emptier AZ before it stops one in the fuller, so it needs a maximum percent
+// above 100 ("Balancing an Amazon ECS service across Availability Zones" lists services at
+// 100% among those that cannot use it; AWS CDK refuses the combination). The hub (one task,
+// 100%) says DISABLED outright: a create without the field gets ENABLED where ECS can.
+func azRebalancing(maxPercent int) string {
+	if maxPercent > 100 {
+		return "ENABLED"
+	}
+	return "DISABLED"
 }
 
 // containerEnv is a container definition's environment, secrets and labels. ECS reads a
