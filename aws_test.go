@@ -617,7 +617,7 @@ func TestStagingMonitoring(t *testing.T) {
 	}
 	for _, want := range []string{
 		"http-5xx-rate", "app-unhealthy-targets", "mercure-unhealthy-targets", "app-p95-latency",
-		"app-tasks-below-desired", "mercure-tasks-below-desired", "app-cpu-high", "app-memory-high",
+		"app-healthy-tasks-below-min", "mercure-healthy-tasks-below-min", "app-cpu-high", "app-memory-high",
 		"mercure-cpu-high", "mercure-memory-high", "db-cpu-high", "db-capacity-at-max", "db-replica-lag",
 		"redis-1-cpu-high", "redis-1-memory-high", "redis-1-evictions", "redis-2-evictions",
 	} {
@@ -637,6 +637,42 @@ func TestStagingMonitoring(t *testing.T) {
 	cache := run.Named("aws:elasticache/replicationGroup:ReplicationGroup", "cache-redis")
 	if num(cache, "numCacheClusters") != 2 || !boolean(cache, "automaticFailoverEnabled") || !boolean(cache, "multiAzEnabled") {
 		t.Error("cacheReplica=true did not add a replica with automatic failover")
+	}
+}
+
+// An alarm on a metric that is never published never fires. ECS publishes its task counts
+// only with Container Insights (ECS/ContainerInsights); AWS/ECS has no task counts ("Amazon
+// ECS CloudWatch metrics"). So without it, no alarm or dashboard widget may read that
+// namespace, and each service still has an alarm for running short of tasks.
+func TestAlarmsReadMetricsThatExist(t *testing.T) {
+	for _, insights := range []string{"true", "false"} {
+		t.Run("containerInsights="+insights, func(t *testing.T) {
+			run := staging(t, map[string]string{"containerInsights": insights})
+			cluster := mocks.Flatten(run.Named("aws:ecs/cluster:Cluster", "cluster").Inputs["settings"].Mappable())
+			enabled := strings.Contains(cluster, "value=enabled")
+			if enabled != (insights == "true") {
+				t.Fatalf("cluster settings %s with containerInsights %s", cluster, insights)
+			}
+			shortOfTasks := map[string]bool{}
+			for _, a := range run.OfType("aws:cloudwatch/metricAlarm:MetricAlarm") {
+				inputs := mocks.Flatten(a.Inputs.Mappable())
+				if !enabled && strings.Contains(inputs, "ECS/ContainerInsights") {
+					t.Errorf("%s reads Container Insights metrics, which a cluster without it never publishes", a.Name)
+				}
+				for _, svc := range []string{"app", "mercure"} {
+					if strings.HasPrefix(a.Name, "alarm-"+svc+"-") && (strings.Contains(inputs, "RunningTaskCount") || strings.Contains(inputs, "HealthyHostCount")) {
+						shortOfTasks[svc] = true
+					}
+				}
+			}
+			if !shortOfTasks["app"] || !shortOfTasks["mercure"] {
+				t.Errorf("alarms for a service running short of tasks: %v, want app and mercure", shortOfTasks)
+			}
+			dash := mocks.Flatten(run.Named("aws:cloudwatch/dashboard:Dashboard", "dashboard").Inputs["dashboardBody"].Mappable())
+			if !enabled && strings.Contains(dash, "ECS/ContainerInsights") {
+				t.Error("the dashboard draws Container Insights metrics, which a cluster without it never publishes")
+			}
+		})
 	}
 }
 
@@ -1170,7 +1206,7 @@ func TestStagingCostLevers(t *testing.T) {
 		}
 	})
 	t.Run("arm64", func(t *testing.T) {
-		x86, arm := staging(t, nil), staging(t, map[string]string{"cpuArchitecture": "arm64"})
+		x86, arm := staging(t, nil), staging(t, map[string]string{"cpuArchitecture": "arm64", "phpCapacity": "on-demand"})
 		for _, td := range arm.OfType("aws:ecs/taskDefinition:TaskDefinition") {
 			if p := mocks.Flatten(td.Inputs["runtimePlatform"].Mappable()); p != "cpuArchitecture=ARM64 operatingSystemFamily=LINUX" {
 				t.Errorf("%s: %s", td.Name, p)

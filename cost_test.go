@@ -68,7 +68,7 @@ func TestStagingCostsAtMostHalfTheSeed(t *testing.T) {
 // silently left out of the estimate.
 func TestEveryAwsResourceIsPriced(t *testing.T) {
 	for _, r := range []*cost.Report{stackCost(t, "staging", nil), stackCost(t, "production", promoted),
-		stackCost(t, "staging", map[string]string{"natGateways": "none", "ecsExec": "true", "waf": "true", "cpuArchitecture": "arm64"}), e2eStackCost(t)} {
+		stackCost(t, "staging", map[string]string{"natGateways": "none", "ecsExec": "true", "waf": "true", "cpuArchitecture": "arm64", "phpCapacity": "on-demand"}), e2eStackCost(t)} {
 		for _, u := range r.Unpriced {
 			t.Errorf("not priced: %s (%s): %s", u.Name, u.Type, u.Why)
 		}

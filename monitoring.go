@@ -39,6 +39,9 @@ type alarmSpec struct {
 	threshold         float64
 	period, periods   int
 	queries           cloudwatch.MetricAlarmMetricQueryArray // instead of the single metric
+	// missingBreaches counts a period without data as breaching: for a metric that is
+	// published whether or not there is traffic, its absence is the incident.
+	missingBreaches bool
 }
 
 // newMonitoring creates the alarm topic (with optional e-mail subscriptions), the alarms an
@@ -154,7 +157,7 @@ func newAlarm(ctx *pulumi.Context, s alarmSpec, topic *sns.Topic, opt pulumi.Res
 		Threshold:          pulumi.Float64(s.threshold),
 		EvaluationPeriods:  pulumi.Int(s.periods),
 		// No data (no traffic, a stopped task) is not an incident by itself.
-		TreatMissingData: pulumi.String("notBreaching"),
+		TreatMissingData: pulumi.String(map[bool]string{false: "notBreaching", true: "breaching"}[s.missingBreaches]),
 		AlarmActions:     pulumi.Array{topic.Arn},
 		OkActions:        pulumi.Array{topic.Arn},
 	}
@@ -241,18 +244,11 @@ func alarmSpecs(a AwsConfig, m monitored) []alarmSpec {
 	for _, svc := range []struct {
 		name    string
 		service pulumi.StringOutput
-	}{{"app", m.app.ServiceName}, {"mercure", m.mercure.ServiceName}} {
+		target  pulumi.StringOutput
+		min     int
+	}{{"app", m.app.ServiceName, m.lb.AppTargetGroup.ArnSuffix, a.PhpMinTasks}, {"mercure", m.mercure.ServiceName, m.lb.MercureTargetGroup.ArnSuffix, 1}} {
 		dims := pulumi.StringMap{"ClusterName": m.cluster.Name, "ServiceName": svc.service}
-		specs = append(specs,
-			alarmSpec{
-				name: svc.name + "-tasks-below-desired", description: fmt.Sprintf("Fewer %s tasks run than desired.", svc.name),
-				comparison: "GreaterThanThreshold", threshold: 0, periods: 5,
-				queries: cloudwatch.MetricAlarmMetricQueryArray{
-					query("desired", "ECS/ContainerInsights", "DesiredTaskCount", "Average", dims, 60),
-					query("running", "ECS/ContainerInsights", "RunningTaskCount", "Average", dims, 60),
-					expression("missing", "desired - running", "tasks missing"),
-				},
-			},
+		specs = append(specs, tasksAlarm(a, svc.name, dims, target(svc.target), svc.min),
 			alarmSpec{
 				name: svc.name + "-cpu-high", description: fmt.Sprintf("The %s service uses more than %d%% CPU.", svc.name, t.CPUPercent),
 				namespace: "AWS/ECS", metric: "CPUUtilization", dimensions: dims,
@@ -315,6 +311,34 @@ func alarmSpecs(a AwsConfig, m monitored) []alarmSpec {
 	return specs
 }
 
+// tasksAlarm fires when a service runs fewer tasks than it should. ECS publishes its task
+// counts (RunningTaskCount, DesiredTaskCount) only with Container Insights: in AWS/ECS
+// there are only CPU and memory ("Amazon ECS CloudWatch metrics"; the counts are in
+// "Amazon ECS Container Insights metrics"), so without it an alarm on them would never fire.
+// Then the load balancer's count of healthy targets stands in ("CloudWatch metrics for your
+// Application Load Balancer": HealthyHostCount is "reported if health checks are enabled",
+// not only with traffic): fewer than the service's minimum, a missing value counting as too
+// few.
+func tasksAlarm(a AwsConfig, name string, service, targetGroup pulumi.StringMap, min int) alarmSpec {
+	if !a.ContainerInsights {
+		return alarmSpec{
+			name: name + "-healthy-tasks-below-min", description: fmt.Sprintf("Fewer than %d %s tasks pass the load balancer's health checks.", min, name),
+			namespace: "AWS/ApplicationELB", metric: "HealthyHostCount", dimensions: targetGroup,
+			statistic: "Minimum", comparison: "LessThanThreshold", threshold: float64(min), period: 60, periods: 5,
+			missingBreaches: true,
+		}
+	}
+	return alarmSpec{
+		name: name + "-tasks-below-desired", description: fmt.Sprintf("Fewer %s tasks run than desired.", name),
+		comparison: "GreaterThanThreshold", threshold: 0, periods: 5,
+		queries: cloudwatch.MetricAlarmMetricQueryArray{
+			query("desired", "ECS/ContainerInsights", "DesiredTaskCount", "Average", service, 60),
+			query("running", "ECS/ContainerInsights", "RunningTaskCount", "Average", service, 60),
+			expression("missing", "desired - running", "tasks missing"),
+		},
+	}
+}
+
 // dashboardBody lays out the alarms' signals, a row per tier.
 func dashboardBody(a AwsConfig, m monitored) pulumi.StringOutput {
 	metric := func(namespace, name string, dims ...pulumi.StringInput) pulumi.Array {
@@ -353,6 +377,12 @@ func dashboardBody(a AwsConfig, m monitored) pulumi.StringOutput {
 		redisMem = append(redisMem, metric("AWS/ElastiCache", "DatabaseMemoryUsagePercentage", dims...))
 		redisEvictions = append(redisEvictions, metric("AWS/ElastiCache", "Evictions", dims...))
 	}
+	// Task counts exist only with Container Insights (tasksAlarm); without, the targets the
+	// load balancer finds unhealthy.
+	tasks := widget(0, 12, "Unhealthy targets", "Maximum", metric("AWS/ApplicationELB", "UnHealthyHostCount", appTG...), metric("AWS/ApplicationELB", "UnHealthyHostCount", mercureTG...))
+	if a.ContainerInsights {
+		tasks = widget(0, 12, "Running tasks", "Average", metric("ECS/ContainerInsights", "RunningTaskCount", service(m.app.ServiceName)...), metric("ECS/ContainerInsights", "RunningTaskCount", service(m.mercure.ServiceName)...))
+	}
 	widgets := pulumi.Array{
 		widget(0, 0, "Requests", "Sum", metric("AWS/ApplicationELB", "RequestCount", lbDim...)),
 		widget(8, 0, "5xx responses", "Sum", metric("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", lbDim...), metric("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", lbDim...)),
@@ -360,7 +390,7 @@ func dashboardBody(a AwsConfig, m monitored) pulumi.StringOutput {
 		widget(0, 6, "Healthy targets", "Minimum", metric("AWS/ApplicationELB", "HealthyHostCount", appTG...), metric("AWS/ApplicationELB", "HealthyHostCount", mercureTG...)),
 		widget(8, 6, "Service CPU %", "Average", metric("AWS/ECS", "CPUUtilization", service(m.app.ServiceName)...), metric("AWS/ECS", "CPUUtilization", service(m.mercure.ServiceName)...)),
 		widget(16, 6, "Service memory %", "Average", metric("AWS/ECS", "MemoryUtilization", service(m.app.ServiceName)...), metric("AWS/ECS", "MemoryUtilization", service(m.mercure.ServiceName)...)),
-		widget(0, 12, "Running tasks", "Average", metric("ECS/ContainerInsights", "RunningTaskCount", service(m.app.ServiceName)...), metric("ECS/ContainerInsights", "RunningTaskCount", service(m.mercure.ServiceName)...)),
+		tasks,
 		widget(8, 12, "Aurora CPU % and connections", "Average", metric("AWS/RDS", "CPUUtilization", db...), metric("AWS/RDS", "DatabaseConnections", db...)),
 		widget(16, 12, "Aurora freeable memory and replica lag", "Minimum", metric("AWS/RDS", "FreeableMemory", db...), metric("AWS/RDS", "AuroraReplicaLagMaximum", db...)),
 		widget(0, 18, "Redis engine CPU %", "Average", redis...),
