@@ -213,8 +213,11 @@ func TestLocalStackJobWarmsTheCacheThePulumiBuildReads(t *testing.T) {
 // timeout, and names the stack after the run, as scripts/e2e.sh requires.
 func TestAWSJobAlwaysDestroys(t *testing.T) {
 	job := readJob(t, "e2e-aws.yml", "e2e")
-	if !strings.HasPrefix(job.Env["E2E_STACK"], "e2e-${{ github.run_id }}") {
-		t.Errorf("E2E_STACK = %q; want a name per run", job.Env["E2E_STACK"])
+	// One stack per run, the same for each attempt: a re-run keeps github.run_id and gets a
+	// new github.run_attempt, and a name with the attempt in it would never destroy what a
+	// failed attempt left behind.
+	if job.Env["E2E_STACK"] != "e2e-${{ github.run_id }}" {
+		t.Errorf("E2E_STACK = %q; want e2e-${{ github.run_id }}, one stack for every attempt of a run", job.Env["E2E_STACK"])
 	}
 	steps, total := map[string]string{}, 0
 	for _, st := range job.Steps {
