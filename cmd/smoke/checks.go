@@ -44,15 +44,17 @@ func (c *checker) get(ctx context.Context, path string) (answer, error) {
 
 // waitThen retries check while the stack does not answer at all (it may still be starting).
 func (c *checker) waitThen(ctx context.Context, check func() error) error {
+	var last lastAnswer
 	for {
 		err := check()
 		var netErr net.Error
 		if err == nil || !errors.As(err, &netErr) {
 			return err
 		}
+		last.keep(ctx, err)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("no answer in time: %w", err)
+			return fmt.Errorf("no answer in time: %w", last.err)
 		case <-time.After(time.Second):
 		}
 	}

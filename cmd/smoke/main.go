@@ -158,16 +158,29 @@ var errNotYet = errors.New("not ready")
 // checkStatus asks status.php?strict=1 until it reports, or ctx ends.
 func (c *checker) checkStatus(ctx context.Context) error {
 	url := c.base + "/status.php?strict=1"
+	var last lastAnswer
 	for {
 		err := c.askStatus(ctx, url)
 		if !errors.Is(err, errNotYet) {
 			return err
 		}
+		last.keep(ctx, err)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("no answer from the app in time: %w", err)
+			return fmt.Errorf("no answer from the app in time: %w", last.err)
 		case <-time.After(time.Second):
 		}
+	}
+}
+
+// lastAnswer is what the stack last said while a check waited for it. An attempt cut short
+// by the check's own deadline says nothing about the stack, so it does not replace an
+// earlier answer (a 502 from a proxy whose app never came up, say).
+type lastAnswer struct{ err error }
+
+func (l *lastAnswer) keep(ctx context.Context, err error) {
+	if l.err == nil || ctx.Err() == nil {
+		l.err = err
 	}
 }
 
