@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/servicediscovery"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -34,6 +35,9 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	withProvider := pulumi.Providers(provider)
 	zones, err := availabilityZones(ctx, a, provider)
 	if err != nil {
+		return nil, err
+	}
+	if err := auroraVersionOffered(ctx, a, provider); err != nil {
 		return nil, err
 	}
 	account := components.AwsAccount{
@@ -228,6 +232,23 @@ func availabilityZones(ctx *pulumi.Context, a AwsConfig, provider *aws.Provider)
 			ctx.Project(), len(zones.Names), a.Region, a.AzCount)
 	}
 	return zones.Names[:a.AzCount], nil
+}
+
+// auroraVersionOffered fails the preview when AWS no longer creates clusters of dbEngineVersion
+// in the region, instead of the first `pulumi up` failing at CreateDBCluster. AWS retires a
+// minor version after its support period ends; the data source matches available versions only
+// unless includeAll is set (pulumi-aws rds.getEngineVersion).
+func auroraVersionOffered(ctx *pulumi.Context, a AwsConfig, provider *aws.Provider) error {
+	_, err := rds.GetEngineVersion(ctx, &rds.GetEngineVersionArgs{
+		Engine:  "aurora-mysql",
+		Version: pulumi.StringRef(a.DBEngineVersion),
+	}, pulumi.Provider(provider))
+	if err != nil {
+		return fmt.Errorf("%s:dbEngineVersion must be an Aurora MySQL version AWS offers for new clusters in %s; %s is not "+
+			"(list them: aws rds describe-db-engine-versions --engine aurora-mysql --region %s --query \"DBEngineVersions[?Status=='available'].EngineVersion\"): %w",
+			ctx.Project(), a.Region, a.DBEngineVersion, a.Region, err)
+	}
+	return nil
 }
 
 // ecsCluster is the stack's ECS cluster, with Container Insights unless containerInsights is

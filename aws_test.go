@@ -719,6 +719,9 @@ func TestStagingConfigIsValidated(t *testing.T) {
 		{"bad certificate", map[string]string{"domainName": "a.example.com", "certificateArn": "cert"}, []string{"sudoku:certificateArn", "ACM certificate ARN"}},
 		{"tls policy", map[string]string{"albSslPolicy": "ELBSecurityPolicy-2016-08"}, []string{"sudoku:albSslPolicy", "TLS 1.3"}},
 		{"aurora version", map[string]string{"dbEngineVersion": "5.7.mysql_aurora.2.11.2"}, []string{"sudoku:dbEngineVersion", "Aurora MySQL 3"}},
+		// AWS creates no cluster of a retired minor version: the preview says so, before
+		// CreateDBCluster would (the mock answers getEngineVersion from AWS's release notes).
+		{"retired aurora version", map[string]string{"dbEngineVersion": "8.0.mysql_aurora.3.07.1", "dbMinAcu": "0.5"}, []string{"sudoku:dbEngineVersion", "offers for new clusters in eu-central-1", "describe-db-engine-versions"}},
 		{"alarm email", map[string]string{"alarmEmails": `["oncall"]`}, []string{"sudoku:alarmEmails", "e-mail"}},
 		// Staging runs on Spot: Graviton would need on-demand (ECS: Fargate Spot has no ARM64).
 		{"spot on arm64", map[string]string{"cpuArchitecture": "arm64"}, []string{"sudoku:phpCapacity", "on-demand when cpuArchitecture is arm64"}},

@@ -181,7 +181,7 @@ var configKeys = []configKey{
 	{"phpMemoryTarget", "integer", 75, "aws", "Average memory % that auto scaling keeps the app at."},
 	{"mercureCpu", "integer", 256, "aws", "CPU units of the Mercure task."},
 	{"mercureMemory", "integer", 512, "aws", "Memory of the Mercure task, in MiB."},
-	{"dbEngineVersion", "string", "8.0.mysql_aurora.3.08.2", "aws", "Aurora MySQL version (v3, MySQL 8.0-compatible)."},
+	{"dbEngineVersion", "string", components.DefaultAuroraVersion, "aws", "Aurora MySQL version (v3, MySQL 8.0-compatible), one AWS still offers for new clusters (checked at preview). The default is the long-term support release 3.10 (README: Staging on AWS, Aurora)."},
 	{"dbInstanceClass", "string", "db.t4g.medium", "aws", "Instance class of the Aurora writer and readers; `db.serverless` makes them Aurora Serverless v2, between dbMinAcu and dbMaxAcu."},
 	{"dbMinAcu", "string", "0.5", "aws", "Serverless v2: the fewest ACUs (0 to 256, in steps of 0.5). `0` lets the idle cluster pause; the first connection then waits about 15 s."},
 	{"dbMaxAcu", "string", "4", "aws", "Serverless v2: the most ACUs (1 to 256, in steps of 0.5)."},
@@ -490,7 +490,7 @@ func loadAwsConfig(r *reader, aws bool) AwsConfig {
 		}
 	}
 	match("awsRegion", a.Region, awsRegion, "an AWS region such as eu-central-1")
-	match("dbEngineVersion", a.DBEngineVersion, auroraVersion, "an Aurora MySQL 3 version such as 8.0.mysql_aurora.3.08.2")
+	match("dbEngineVersion", a.DBEngineVersion, auroraVersion, "an Aurora MySQL 3 version such as "+components.DefaultAuroraVersion)
 	match("dbInstanceClass", a.DBInstanceClass, dbClass, "an RDS instance class such as db.t4g.medium, or db.serverless")
 	if a.DBInstanceClass == components.ServerlessClass {
 		if a.DBMaxAcu < 1 || a.DBMaxAcu < a.DBMinAcu {

@@ -15,7 +15,7 @@ type AwsDatabaseArgs struct {
 	Runtime AwsRuntime
 	// ClientSecurityGroupID is the only security group that may connect (the app's); required.
 	ClientSecurityGroupID pulumi.StringInput
-	// EngineVersion is the Aurora MySQL 3 version; default "8.0.mysql_aurora.3.08.2".
+	// EngineVersion is the Aurora MySQL 3 version; default DefaultAuroraVersion.
 	EngineVersion string
 	// InstanceClass is the writer's and readers' class; default "db.t4g.medium".
 	// "db.serverless" makes them Aurora Serverless v2, between MinAcu and MaxAcu.
@@ -40,7 +40,7 @@ type AwsDatabaseArgs struct {
 func (a AwsDatabaseArgs) withDefaults() AwsDatabaseArgs {
 	a.Runtime = a.Runtime.withDefaults()
 	if a.EngineVersion == "" {
-		a.EngineVersion = "8.0.mysql_aurora.3.08.2"
+		a.EngineVersion = DefaultAuroraVersion
 	}
 	if a.InstanceClass == "" {
 		a.InstanceClass = "db.t4g.medium"
@@ -59,6 +59,13 @@ func (a AwsDatabaseArgs) withDefaults() AwsDatabaseArgs {
 	}
 	return a
 }
+
+// DefaultAuroraVersion is the newest patch of Aurora MySQL 3.10 that AWS's release notes list
+// (2026-03-30). 3.10 is a long-term support release: AWS keeps an LTS minor version for at
+// least three years (or to the end of standard support of Aurora MySQL 3), where a minor
+// version such as 3.08 gets about twelve months, after which AWS no longer creates clusters
+// with it ("Long-term support (LTS) and beta releases for Amazon Aurora MySQL").
+const DefaultAuroraVersion = "8.0.mysql_aurora.3.10.4"
 
 // Serverless reports whether the instances are Aurora Serverless v2.
 func (a AwsDatabaseArgs) Serverless() bool { return a.InstanceClass == ServerlessClass }
@@ -282,10 +289,14 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 			EngineVersion:     d.Cluster.EngineVersion,
 			InstanceClass:     pulumi.String(a.InstanceClass),
 			// The writer and each reader in a different AZ, so a failover has somewhere to go.
-			AvailabilityZone:        pulumi.String(azs[i%len(azs)]),
-			DbSubnetGroupName:       subnets.Name,
-			PubliclyAccessible:      pulumi.Bool(false),
-			AutoMinorVersionUpgrade: pulumi.Bool(true),
+			AvailabilityZone:   pulumi.String(azs[i%len(azs)]),
+			DbSubnetGroupName:  subnets.Name,
+			PubliclyAccessible: pulumi.Bool(false),
+			// Off, as AWS advises for an LTS release: an automatic minor upgrade may move the
+			// cluster to a version that is not LTS. AWS still applies the LTS release's patches
+			// (yearly, and critical ones at once); a preview then shows dbEngineVersion behind
+			// the cluster's (README: Staging on AWS, Aurora).
+			AutoMinorVersionUpgrade: pulumi.Bool(false),
 			CaCertIdentifier:        pulumi.String("rds-ca-rsa2048-g1"),
 			PromotionTier:           pulumi.Int(min(i, 15)),
 			// Performance Insights, encrypted with the stack's key; OS metrics every minute.

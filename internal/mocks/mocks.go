@@ -154,6 +154,9 @@ func (m *Monitor) pushed(r *Resource, outputs resource.PropertyMap) error {
 
 // Call answers the provider functions (invokes) the program uses.
 func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	if args.Token == "aws:rds/getEngineVersion:getEngineVersion" {
+		return auroraEngineVersion(args.Args)
+	}
 	if out, ok := mockInvoke(args.Token, args.Args); ok {
 		return out, nil
 	}

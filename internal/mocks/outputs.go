@@ -2,6 +2,7 @@ package mocks
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -270,6 +271,24 @@ func repoName(image string) string {
 		}
 	}
 	return image
+}
+
+// auroraOffered are the Aurora MySQL 3 versions AWS's release notes listed as not deprecated
+// ("Database engine updates for Amazon Aurora MySQL version 3", read 2026-12): 3.04 (LTS),
+// 3.08 to 3.12. Earlier ones are marked deprecated there, and AWS creates no cluster of them.
+var auroraOffered = regexp.MustCompile(`^8\.0\.mysql_aurora\.3\.(04\.[0-4]|08\.[0-2]|09\.0|10\.[0-4]|11\.[01]|12\.0)$`)
+
+// auroraEngineVersion answers rds.getEngineVersion as AWS does without includeAll: an
+// available version, or no match, which the provider reports as an error.
+func auroraEngineVersion(args resource.PropertyMap) (resource.PropertyMap, error) {
+	version := args["version"].StringValue()
+	if args["engine"].StringValue() != "aurora-mysql" || !auroraOffered.MatchString(version) {
+		return nil, fmt.Errorf("no RDS engine versions match the criteria and preferences")
+	}
+	return resource.NewPropertyMapFromMap(map[string]any{
+		"engine": "aurora-mysql", "version": version, "versionActual": version, "status": "available",
+		"parameterGroupFamily": "aurora-mysql8.0", "id": version,
+	}), nil
 }
 
 // mockInvoke answers provider functions.
