@@ -33,6 +33,7 @@ exec) sql=$(cat)
 	SELECT*) [ -e ` + dir + `/lose-data ] || cat ` + dir + `/marker ;;
 	esac ;;
 ps) [ -e ` + dir + `/leftover ] && echo "container sudoku-e2e-local-app" ;;
+version) echo 28.2.2 ;;
 esac
 exit 0`,
 	})

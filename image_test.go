@@ -308,8 +308,8 @@ func TestBaseImagesReceiveFixes(t *testing.T) {
 		names := map[string]bool{}
 		for _, s := range stages {
 			names[s.name] = true
-			if names[s.base] {
-				continue // another stage of this file
+			if names[s.base] || s.base == "${APP_SOURCE}" {
+				continue // another stage of this file, or the image of the app's source the program builds
 			}
 			image, tag, _ := strings.Cut(s.base, ":")
 			ok, known := baseImages[image]
@@ -343,64 +343,168 @@ func TestToolsMercureIsTheImagesRelease(t *testing.T) {
 	}
 }
 
-// contextCopyProblems lists the COPY and ADD instructions of stages that take the whole build
-// context (source "." or "./") without excluding what pulumi-docker adds to it: its copy of
-// the Dockerfile and the .dockerignore it rewrites.
-func contextCopyProblems(stages []dockerStage) []string {
-	var problems []string
+// copyArgs splits a COPY's arguments into its flags (name -> value) and its paths, the
+// destination last.
+func copyArgs(args string) (map[string]string, []string) {
+	flags := map[string]string{}
+	var paths []string
+	for _, f := range strings.Fields(args) {
+		if name, value, ok := strings.Cut(strings.TrimPrefix(f, "--"), "="); ok && strings.HasPrefix(f, "--") {
+			flags[name] = value
+		} else {
+			paths = append(paths, f)
+		}
+	}
+	return flags, paths
+}
+
+// contextCopies maps each path a Dockerfile's COPY instructions write from the build context
+// (not --from another stage or image) to the context file they copy there.
+func contextCopies(t *testing.T, dockerfile string) map[string]string {
+	t.Helper()
+	stages, _ := parseDockerfile(t, dockerfile)
+	copies := map[string]string{}
 	for _, s := range stages {
 		for _, in := range s.instructions {
-			if in.cmd != "COPY" && in.cmd != "ADD" {
+			if in.cmd != "COPY" {
 				continue
 			}
-			var sources []string
-			excludes, fromStage := map[string]bool{}, false
-			for _, f := range strings.Fields(in.args) {
-				switch {
-				case strings.HasPrefix(f, "--exclude="):
-					excludes[strings.TrimPrefix(f, "--exclude=")] = true
-				case strings.HasPrefix(f, "--from="):
-					fromStage = true // not from the context
-				case !strings.HasPrefix(f, "--"):
-					sources = append(sources, f)
-				}
-			}
-			excluded := excludes[".dockerfile.*"] && excludes[".dockerignore"]
-			if len(sources) > 1 && !fromStage && !excluded && (slices.Contains(sources[:len(sources)-1], ".") || slices.Contains(sources[:len(sources)-1], "./")) {
-				problems = append(problems, fmt.Sprintf("line %d: %s %s", in.line, in.cmd, in.args))
+			if flags, paths := copyArgs(in.args); flags["from"] == "" && len(paths) == 2 {
+				copies[paths[1]] = paths[0]
 			}
 		}
+	}
+	return copies
+}
+
+// sourceCopyProblems checks how a Dockerfile takes the app's files from its source stage
+// (FROM ${APP_SOURCE} AS source): one stage copies the stage's root to a directory and then
+// removes what pulumi-docker added to the source's context from it, and every other stage
+// takes the files from that stage, never from source itself.
+func sourceCopyProblems(stages []dockerStage, source string) []string {
+	var problems []string
+	cleaned := ""
+	for _, s := range stages {
+		for i, in := range s.instructions {
+			if in.cmd != "COPY" {
+				continue
+			}
+			flags, paths := copyArgs(in.args)
+			if flags["from"] != source {
+				continue
+			}
+			if cleaned != "" {
+				problems = append(problems, fmt.Sprintf("line %d: a second copy from %s; take the files from stage %s", in.line, source, cleaned))
+				continue
+			}
+			dest := strings.TrimSuffix(paths[len(paths)-1], "/")
+			removed := false
+			for _, next := range s.instructions[i+1:] {
+				if next.cmd == "RUN" && strings.Contains(next.args, "rm ") &&
+					strings.Contains(next.args, dest+"/.dockerfile.*") && strings.Contains(next.args, dest+"/.dockerignore") {
+					removed = true
+				}
+			}
+			if !removed {
+				problems = append(problems, fmt.Sprintf("line %d: the copy of %s is not followed by a RUN rm of %s/.dockerfile.* and %s/.dockerignore", in.line, source, dest, dest))
+			}
+			cleaned = s.name
+		}
+	}
+	if cleaned == "" {
+		problems = append(problems, "no stage copies the app's files from "+source)
 	}
 	return problems
 }
 
-// An image whose Dockerfile lies outside its build context gets a copy of the Dockerfile in
-// the context from pulumi-docker (.dockerfile.<random>, v4.11.2 provider/image.go:
-// clibuild.AddDockerfileToBuildContext), with that name appended to .dockerignore, and
-// BuildKit does not apply .dockerignore to an uploaded context: a COPY of the whole context
-// must exclude both, or they land in the image and the COPY misses the cache on every build
-// (tried with a Docker 28.0.4 engine and the Dockerfile 1.19 and 1.26 frontends). COPY
-// --exclude needs the Dockerfile 1.19 frontend, which `# syntax=docker/dockerfile:1` pulls.
-func TestContextCopiesLeaveOutPulumisDockerfile(t *testing.T) {
+// frontendFlags are the instruction flags the Dockerfile frontend built into Docker 20.10
+// knows, of those these Dockerfiles use: each was built with Debian 12's docker.io 20.10.24
+// (BuildKit, no syntax line), where COPY --exclude is an "Unknown flag", a heredoc an
+// "unknown instruction", and a "# syntax" line pulls a frontend image (which BuildKit 0.13,
+// Docker 26, then fails to run on pulumi-docker's uploaded context: "failed to load cache
+// key ... context not found").
+var frontendFlags = map[string][]string{
+	"COPY":        {"from", "chown", "chmod"},
+	"FROM":        {"platform"},
+	"HEALTHCHECK": {"interval", "timeout", "start-period", "retries"},
+}
+
+// Every Dockerfile builds on the oldest engine the README promises (Docker 20.10), with the
+// frontend built into it: no parser directive that pulls another frontend, no heredoc, and
+// no flag it does not know.
+func TestDockerfilesNeedNoNewerFrontend(t *testing.T) {
+	files, err := filepath.Glob("docker/*/*Dockerfile")
+	if err != nil || len(files) < 6 {
+		t.Fatalf("Dockerfiles: %v %v", files, err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, line := range strings.Split(string(data), "\n") {
+			if directive := regexp.MustCompile(`(?i)^#\s*(syntax|check)\s*=`); directive.MatchString(line) {
+				t.Errorf("%s:%d: %q asks for another Dockerfile frontend than the engine's", f, n+1, line)
+			}
+			if heredocStart.MatchString(line) && !strings.HasPrefix(strings.TrimSpace(line), "#") {
+				t.Errorf("%s:%d: a heredoc, which Docker 20.10's frontend does not know: make it a file", f, n+1)
+			}
+		}
+		stages, _ := parseDockerfile(t, f)
+		for _, s := range stages {
+			for _, in := range s.instructions {
+				for _, word := range strings.Fields(in.args) {
+					if !strings.HasPrefix(word, "--") {
+						break // the flags come first; what follows is the instruction's own
+					}
+					name, _, _ := strings.Cut(strings.TrimPrefix(word, "--"), "=")
+					if !slices.Contains(frontendFlags[in.cmd], name) {
+						t.Errorf("%s:%d: %s --%s, a flag this check does not know Docker 20.10's frontend to take", f, in.line, in.cmd, name)
+					}
+				}
+			}
+		}
+	}
+}
+
+// An image whose Dockerfile lies outside its build context (the app's source image) gets a
+// copy of that Dockerfile in the context from pulumi-docker (.dockerfile.<random>, v4.11.2
+// provider/image.go: clibuild.AddDockerfileToBuildContext), with that name appended to
+// .dockerignore, and BuildKit does not apply .dockerignore to an uploaded context. The app
+// image, which copies the source image's files, must remove both before any stage uses them:
+// otherwise they land in the image, and with a new random name every build, every step after
+// them misses the cache. (COPY --exclude would say it in one line, but needs the Dockerfile
+// 1.19 frontend, which older engines lack: TestDockerfilesNeedNoNewerFrontend.)
+func TestAppFilesLeaveOutPulumisDockerfile(t *testing.T) {
 	checked := 0
 	for _, stack := range []string{"local", "staging"} {
-		for _, img := range mustRun(t, stack, nil).OfType("docker:index/image:Image") {
+		run := mustRun(t, stack, nil)
+		for _, img := range run.OfType("docker:index/image:Image") {
 			build := img.Inputs["build"].ObjectValue()
 			context, dockerfile := build["context"].StringValue(), build["dockerfile"].StringValue()
 			if rel, err := filepath.Rel(context, dockerfile); err == nil && !strings.HasPrefix(rel, "..") {
 				continue // inside the context: nothing is added
 			}
 			checked++
-			data, err := os.ReadFile(dockerfile)
-			if err != nil {
-				t.Fatal(err)
+			var consumers []*mocks.Resource
+			for _, other := range run.OfType("docker:index/image:Image") {
+				if args, ok := other.Inputs["build"].ObjectValue()["args"]; ok && args.ObjectValue()["APP_SOURCE"].V == img.Inputs["imageName"].V {
+					consumers = append(consumers, other)
+				}
 			}
-			if !strings.HasPrefix(string(data), "# syntax=docker/dockerfile:1\n") {
-				t.Errorf("%s: the first line must be `# syntax=docker/dockerfile:1` (COPY --exclude)", dockerfile)
+			if len(consumers) != 1 {
+				t.Errorf("%s's %s (Dockerfile outside its context): %d images copy from it, want the one image that cleans it up", stack, img.Name, len(consumers))
+				continue
 			}
-			stages, _ := parseDockerfile(t, dockerfile)
-			for _, p := range contextCopyProblems(stages) {
-				t.Errorf("%s (%s's %s): %s copies the whole context with what pulumi-docker adds to it; add --exclude=.dockerfile.* --exclude=.dockerignore", dockerfile, stack, img.Name, p)
+			file := consumers[0].Inputs["build"].ObjectValue()["dockerfile"].StringValue()
+			stages, _ := parseDockerfile(t, file)
+			i := slices.IndexFunc(stages, func(s dockerStage) bool { return s.base == "${APP_SOURCE}" })
+			if i < 0 {
+				t.Errorf("%s has no stage FROM ${APP_SOURCE}", file)
+				continue
+			}
+			for _, p := range sourceCopyProblems(stages, stages[i].name) {
+				t.Errorf("%s (%s's %s): %s", file, stack, consumers[0].Name, p)
 			}
 		}
 	}
@@ -408,16 +512,24 @@ func TestContextCopiesLeaveOutPulumisDockerfile(t *testing.T) {
 		t.Fatal("no image has its Dockerfile outside its context; the check would pass vacuously")
 	}
 	// The check itself, on what it must catch and what it must let through.
-	bad := []dockerStage{{instructions: []dockerInstruction{
-		{cmd: "COPY", args: "--chown=app:app . /var/www/html", line: 1},
-		{cmd: "COPY", args: "./ /srv", line: 2},
-		{cmd: "COPY", args: "--exclude=.dockerfile.* --chown=app:app . /var/www/html", line: 3},
-		{cmd: "COPY", args: "--exclude=.dockerfile.* --exclude=.dockerignore --chown=app:app . /var/www/html", line: 4},
-		{cmd: "COPY", args: "composer.json /srv/", line: 5},
-		{cmd: "COPY", args: "--from=base . /srv", line: 6},
-	}}}
-	got := contextCopyProblems(bad)
-	if len(got) != 3 || !strings.HasPrefix(got[0], "line 1:") || !strings.HasPrefix(got[1], "line 2:") || !strings.HasPrefix(got[2], "line 3:") {
-		t.Errorf("contextCopyProblems = %q; want lines 1, 2 and 3", got)
+	stage := func(name string, ins ...dockerInstruction) dockerStage {
+		return dockerStage{name: name, instructions: ins}
+	}
+	copyIn := dockerInstruction{cmd: "COPY", args: "--from=src --chown=app:app / /app", line: 1}
+	clean := dockerInstruction{cmd: "RUN", args: "rm -f /app/.dockerfile.* /app/.dockerignore", line: 2}
+	for name, c := range map[string]struct {
+		stages []dockerStage
+		want   string
+	}{
+		"ok":           {[]dockerStage{stage("files", copyIn, clean), stage("prod", dockerInstruction{cmd: "COPY", args: "--from=files /app /app", line: 3})}, ""},
+		"not removed":  {[]dockerStage{stage("files", copyIn)}, "line 1: the copy of src is not followed by a RUN rm"},
+		"half removed": {[]dockerStage{stage("files", copyIn, dockerInstruction{cmd: "RUN", args: "rm -f /app/.dockerfile.*", line: 2})}, "is not followed"},
+		"second copy":  {[]dockerStage{stage("files", copyIn, clean), stage("prod", dockerInstruction{cmd: "COPY", args: "--from=src / /srv", line: 3})}, "line 3: a second copy from src"},
+		"none":         {[]dockerStage{stage("prod")}, "no stage copies"},
+	} {
+		got := strings.Join(sourceCopyProblems(c.stages, "src"), "\n")
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%s: sourceCopyProblems = %q, want %q", name, got, c.want)
+		}
 	}
 }

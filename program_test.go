@@ -332,7 +332,7 @@ func TestLocalConfigReachesContainers(t *testing.T) {
 		}
 	}
 	build := mocks.Flatten(run.Named("docker:index/image:Image", "app-image").Inputs["build"].Mappable())
-	if !strings.Contains(build, "args=PHP_VERSION=8.3") {
+	if !strings.Contains(build, "PHP_VERSION=8.3") {
 		t.Errorf("phpVersion 8.3 did not reach the app image's build: %s", build)
 	}
 	if m := app.Inputs["memory"].NumberValue(); m != 768 {

@@ -174,7 +174,7 @@ func TestFailingMigrationIsNotRecorded(t *testing.T) {
 // the stand-in app's release command finds app/bin/release.
 func releaseStep(t *testing.T, env ...string) (string, int) {
 	t.Helper()
-	script := strings.ReplaceAll(appImageFile(t, "APP_RELEASE"), "/usr/local/lib/sudoku/release.php", writeTemp(t, "release.php", appImageFile(t, "RELEASE_PHP")))
+	script := strings.ReplaceAll(appImageFile(t, "/usr/local/bin/app-release"), "/usr/local/lib/sudoku/release.php", writeTemp(t, "release.php", appImageFile(t, "/usr/local/lib/sudoku/release.php")))
 	cmd := exec.Command(tool(t, "bash"), writeTemp(t, "app-release", script))
 	cmd.Env = append(os.Environ(), env...)
 	return runExit(t, cmd)

@@ -233,6 +233,10 @@ func TestLocalCommandsStopWithoutPrerequisites(t *testing.T) {
 		{"no docker", map[string]string{"pulumi": "exit 0", "go": "exit 0"}, "docker is not installed. Install Docker"},
 		{"engine down", map[string]string{"pulumi": "exit 0", "go": "exit 0", "docker": "exit 1"}, "the Docker engine does not answer"},
 		{"engine hangs", map[string]string{"pulumi": "exit 0", "go": "exit 0", "docker": "sleep 30"}, "took over 1 s"},
+		// The minimum: the frontend built into Docker 20.10 knows everything the Dockerfiles use.
+		{"engine too old", map[string]string{"pulumi": "exit 0", "go": "exit 0", "docker": dockerEngineOf("19.03.15")}, "the Docker engine is 19.03.15; this project needs Docker Engine 20.10 or newer"},
+		{"engine says no version", map[string]string{"pulumi": "exit 0", "go": "exit 0", "docker": dockerEngineOf("")}, "needs Docker Engine 20.10 or newer"},
+		{"podman", map[string]string{"pulumi": "exit 0", "go": "exit 0", "docker": dockerEngineOf("5.2.1")}, "the Docker engine is 5.2.1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -253,6 +257,15 @@ func TestLocalCommandsStopWithoutPrerequisites(t *testing.T) {
 		})
 	}
 }
+
+// dockerEngineOf is a stand-in docker whose engine answers and says it is version (Docker 20.10
+// and later answer `docker version --format '{{.Server.Version}}'` with the engine's version).
+func dockerEngineOf(version string) string {
+	return `[ "$1" = version ] && echo "` + version + `"; exit 0`
+}
+
+// dockerEngine is a stand-in docker for an engine of the Docker 28 that the first real run used.
+var dockerEngine = dockerEngineOf("28.2.2")
 
 // scriptTools are the commands the scripts in scripts/ use besides the ones a test fakes.
 var scriptTools = []string{"bash", "cat", "cp", "dirname", "head", "base64", "mkdir", "mktemp", "rm", "sleep", "sort", "timeout", "tr", "grep", "sed", "date", "jq"}
@@ -350,7 +363,7 @@ func downTargets(t *testing.T) []*regexp.Regexp {
 	fakes := withFakes(t, map[string]string{
 		"pulumi": `[ "$1" = destroy ] && printf '%s\n' "$@" >"` + args + `"; exit 0`,
 		"go":     "exit 0",
-		"docker": "exit 0",
+		"docker": dockerEngine,
 	})
 	cmd := exec.Command("scripts/local.sh", "down")
 	cmd.Env = []string{fakes[0] + ":" + hostTools(t, scriptTools...), "HOME=" + t.TempDir(), "STACK=alice"}
@@ -458,7 +471,7 @@ func TestUpFailsWhenMySQLRefusesTheApp(t *testing.T) {
 		_, _ = w.Write([]byte(`{"status": "degraded", "database": {"ok": false, "reason": "access-denied"}, "redis": {"ok": true}}`))
 	}))
 	defer srv.Close()
-	out, err := localUp(t, map[string]string{"pulumi": fakeStackOutputs(srv.URL), "docker": "exit 0"}, "go")
+	out, err := localUp(t, map[string]string{"pulumi": fakeStackOutputs(srv.URL), "docker": dockerEngine}, "go")
 	if err == nil || !strings.Contains(out, "MySQL refuses the app's credentials") {
 		t.Errorf("make up did not fail saying MySQL refuses the app's credentials: %v\n%s", err, out)
 	}
@@ -469,7 +482,7 @@ func TestUpFailsWhenMySQLRefusesTheApp(t *testing.T) {
 func TestUpGivesTheSmokeCheckTheHubKeys(t *testing.T) {
 	record := filepath.Join(t.TempDir(), "smoke-call")
 	goFake := `printf '%s\n' "args: $*" "publisher: ${MERCURE_PUBLISHER_JWT_KEY:-}" "subscriber: ${MERCURE_SUBSCRIBER_JWT_KEY:-}" >` + record
-	out, err := localUp(t, map[string]string{"pulumi": fakeStackOutputs("http://localhost:8080"), "docker": "exit 0", "go": goFake})
+	out, err := localUp(t, map[string]string{"pulumi": fakeStackOutputs("http://localhost:8080"), "docker": dockerEngine, "go": goFake})
 	if err != nil {
 		t.Fatalf("make up: %v\n%s", err, out)
 	}
@@ -693,6 +706,7 @@ func TestDestroyRemovesTheStacksImagesByReference(t *testing.T) {
 		"docker": `echo "$*" >>` + dir + `/docker.log
 case "$*" in
 "image ls -q "*) echo 0123456789ab ;;
+version*) echo 28.2.2 ;;
 esac
 exit 0`,
 	}, "STACK=alice")

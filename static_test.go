@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -78,45 +77,6 @@ func TestPhpFilesParse(t *testing.T) {
 	}
 }
 
-// heredocs returns the files a Dockerfile writes with `COPY <<'NAME' /path`, by NAME. The
-// app image's build context is the app, so its Nginx and PHP-FPM files live in its
-// Dockerfile.
-func heredocs(t *testing.T, dockerfile string) map[string]string {
-	t.Helper()
-	f, err := os.Open(dockerfile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	start := regexp.MustCompile(`^COPY (?:--\S+ )*<<'([A-Z_]+)' \S+$`)
-	docs := map[string]string{}
-	var name string
-	var body strings.Builder
-	scanner := bufio.NewScanner(f)
-	for scanner.Scan() {
-		line := scanner.Text()
-		switch {
-		case name == "":
-			if m := start.FindStringSubmatch(line); m != nil {
-				name = m[1]
-				body.Reset()
-			}
-		case line == name:
-			docs[name] = body.String()
-			name = ""
-		default:
-			body.WriteString(line + "\n")
-		}
-	}
-	if err := scanner.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if name != "" {
-		t.Fatalf("%s: heredoc %s is not closed", dockerfile, name)
-	}
-	return docs
-}
-
 func writeTemp(t *testing.T, name, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
@@ -126,15 +86,20 @@ func writeTemp(t *testing.T, name, content string) string {
 	return p
 }
 
-// appImageFile is the app Dockerfile's heredoc called name.
-func appImageFile(t *testing.T, name string) string {
+// appImageFile is the file the app's Dockerfile copies to path (a COPY from its build
+// context, docker/php): what the image has there, read from the same file.
+func appImageFile(t *testing.T, path string) string {
 	t.Helper()
-	docs := heredocs(t, "docker/php/Dockerfile")
-	content, ok := docs[name]
+	copies := contextCopies(t, "docker/php/Dockerfile")
+	src, ok := copies[path]
 	if !ok {
-		t.Fatalf("docker/php/Dockerfile has no %s heredoc (found %v)", name, keys(docs))
+		t.Fatalf("docker/php/Dockerfile copies nothing from its context to %s (it copies to %v)", path, keys(copies))
 	}
-	return content
+	data, err := os.ReadFile(filepath.Join("docker/php", src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
 
 // appNginxConfig is the app image's nginx.conf, with what the image keeps in /tmp and its
@@ -143,13 +108,13 @@ func appImageFile(t *testing.T, name string) string {
 func appNginxConfig(t *testing.T, listen, root, fpm string) string {
 	t.Helper()
 	dir := t.TempDir()
-	snippet := strings.ReplaceAll(appImageFile(t, "NGINX_FASTCGI"), "127.0.0.1:9000", fpm)
+	snippet := strings.ReplaceAll(appImageFile(t, "/etc/nginx/sudoku-fastcgi.conf"), "127.0.0.1:9000", fpm)
 	conf := strings.NewReplacer(
 		"/tmp/", dir+"/",
 		"/etc/nginx/sudoku-fastcgi.conf", writeTemp(t, "sudoku-fastcgi.conf", snippet),
 		"root /var/www/html/public;", "root "+root+";",
 		"listen 8080 default_server;", "listen "+listen+" default_server;",
-	).Replace(appImageFile(t, "NGINX_CONF"))
+	).Replace(appImageFile(t, "/etc/nginx/nginx.conf"))
 	if os.Geteuid() == 0 {
 		// As root, nginx's workers would run as nobody, who cannot enter the test's
 		// directories; the image runs everything as one unprivileged user.
@@ -233,7 +198,7 @@ func startApp(t *testing.T, public string, env []string) string {
 	t.Helper()
 	nginx, fpm := tool(t, "nginx"), tool(t, "php-fpm")
 	fpmAddr := freeAddr(t)
-	pool := strings.ReplaceAll(appImageFile(t, "FPM_POOL"), "127.0.0.1:9000", fpmAddr)
+	pool := strings.ReplaceAll(appImageFile(t, "/usr/local/etc/php-fpm.d/zz-app.conf"), "127.0.0.1:9000", fpmAddr)
 	main := fmt.Sprintf("[global]\nerror_log = /dev/stderr\npid = %s\ninclude = %s\n", filepath.Join(t.TempDir(), "fpm.pid"), writeTemp(t, "pool.conf", pool))
 	// -R: CI runs as root; the image runs FPM as the unprivileged app user.
 	cmd := exec.Command(fpm, "-F", "-R", "-y", writeTemp(t, "php-fpm.conf", main))
@@ -247,7 +212,7 @@ func startApp(t *testing.T, public string, env []string) string {
 }
 
 func TestAppImagePhpFpmPool(t *testing.T) {
-	pool := appImageFile(t, "FPM_POOL")
+	pool := appImageFile(t, "/usr/local/etc/php-fpm.d/zz-app.conf")
 	fpm := tool(t, "php-fpm")
 	poolFile := writeTemp(t, "pool.conf", pool)
 	main := fmt.Sprintf("[global]\nerror_log = /dev/stderr\ninclude = %s\n", poolFile)
@@ -503,7 +468,7 @@ func waitFor(t *testing.T, url string, logs fmt.Stringer) {
 // variables the app reads, and refuses a secret given both ways.
 func TestAppEntrypointReadsSecretFiles(t *testing.T) {
 	bash := tool(t, "bash")
-	entrypoint := writeTemp(t, "app-entrypoint", appImageFile(t, "ENTRYPOINT"))
+	entrypoint := writeTemp(t, "app-entrypoint", appImageFile(t, "/usr/local/bin/app-entrypoint"))
 	run := func(env ...string) (string, error) {
 		cmd := exec.Command(bash, entrypoint, "env")
 		env = append(env, "PATH="+os.Getenv("PATH"))
@@ -535,7 +500,7 @@ func TestAppEntrypointReadsSecretFiles(t *testing.T) {
 // servers, and exits with the step's status when it fails, without starting them.
 func TestAppEntrypointReleasesFirst(t *testing.T) {
 	bash := tool(t, "bash")
-	entrypoint := writeTemp(t, "app-entrypoint", appImageFile(t, "ENTRYPOINT"))
+	entrypoint := writeTemp(t, "app-entrypoint", appImageFile(t, "/usr/local/bin/app-entrypoint"))
 	for _, c := range []struct {
 		release string // the stand-in app-release's body
 		code    int    // the entrypoint's exit status when the release fails; -1: the servers ran

@@ -223,7 +223,7 @@ func TestDockerPhpServiceAndLoadBalancer(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		app, err := NewDockerPhpService(ctx, "app", &DockerPhpServiceArgs{Runtime: rt, AppPath: "../app", Env: env})
+		app, err := NewDockerPhpService(ctx, "app", &DockerPhpServiceArgs{Runtime: rt, AppPath: "../app", Dockerfile: "../docker/php/Dockerfile", Env: env})
 		if err != nil {
 			return err
 		}
@@ -251,11 +251,21 @@ func TestDockerPhpServiceAndLoadBalancer(t *testing.T) {
 			t.Errorf("app uploads lack %s: %s", want, uploads)
 		}
 	}
+	// The image builds from docker/php, with the app's source as an image of its own.
 	build := inputString(m, "docker:index/image:Image", "app-image", "build")
-	for _, want := range []string{"context=../app", "dockerfile=docker/php/Dockerfile", "target=development"} {
+	for _, want := range []string{"APP_SOURCE=sudoku-test-app-source:local", "context=../docker/php", "dockerfile=../docker/php/Dockerfile", "target=development"} {
 		if !strings.Contains(build, want) {
 			t.Errorf("app image build lacks %s: %s", want, build)
 		}
+	}
+	source := inputString(m, "docker:index/image:Image", "app-source-image", "build")
+	for _, want := range []string{"context=../app", "dockerfile=../docker/php/source.Dockerfile"} {
+		if !strings.Contains(source, want) {
+			t.Errorf("app source image build lacks %s: %s", want, source)
+		}
+	}
+	if r := m.Named("docker:index/image:Image", "app-image"); !m.DependsOn(r, "app-source-image") {
+		t.Error("the app image is not built after the image of the app's source it copies")
 	}
 	lbEnv := inputString(m, "docker:index/container:Container", "lb-container", "envs")
 	if !strings.Contains(lbEnv, "APP_UPSTREAM=sudoku-test-app:8080") || !strings.Contains(lbEnv, "MERCURE_UPSTREAM=sudoku-test-mercure:3000") {

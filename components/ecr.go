@@ -156,6 +156,10 @@ func newRepository(ctx *pulumi.Context, name string, rt AwsRuntime, parent pulum
 // hash: it stays while the hash stays, and any change, back to an earlier hash too, draws a
 // new one, so every build is pushed to a tag never used before.
 func newPushedImage(ctx *pulumi.Context, name string, repo *ecr.Repository, build imageBuild, parent pulumi.Resource) (*docker.Image, error) {
+	build, opts, err := build.withSource(ctx, name, parent)
+	if err != nil {
+		return nil, err
+	}
 	tag, err := build.contentTag()
 	if err != nil {
 		return nil, fmt.Errorf("%s image: %w", name, err)
@@ -177,7 +181,7 @@ func newPushedImage(ctx *pulumi.Context, name string, repo *ecr.Repository, buil
 			Username: auth.UserName(),
 			Password: pulumi.ToSecret(auth.Password()).(pulumi.StringOutput),
 		},
-	}, pulumi.Parent(parent))
+	}, opts...)
 }
 
 // contentTag hashes the Dockerfile, the target, the build arguments and every file of the

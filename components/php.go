@@ -137,10 +137,11 @@ var phpHealth = healthCheck{
 // requires 8.2, whose security support ends on 31 December 2026.
 var PhpVersions = []string{"8.2", "8.3", "8.4"}
 
-// phpBuild is the app image's build: docker/php/Dockerfile's stage target, with the app as
-// the context and the PHP version as a build argument.
+// phpBuild is the app image's build: docker/php/Dockerfile's stage target, with its own
+// directory as the context (the configuration files it copies), the app's source beside it
+// (imageBuild.source) and the PHP version as a build argument.
 func phpBuild(appPath, dockerfile, target, version string) imageBuild {
-	return imageBuild{context: appPath, dockerfile: dockerfile, target: target, args: map[string]string{"PHP_VERSION": version}}
+	return imageBuild{context: filepath.Dir(dockerfile), dockerfile: dockerfile, target: target, args: map[string]string{"PHP_VERSION": version}, source: appPath}
 }
 
 func validatePhpVersion(component, version string) error {

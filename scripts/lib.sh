@@ -35,9 +35,27 @@ need_pulumi() {
 	need go "Install Go 1.26.6 or newer (https://go.dev/dl/): Pulumi builds this program with it."
 }
 
+# The oldest Docker Engine the images build on: its own Dockerfile frontend (the Dockerfiles
+# ask for no other) knows every instruction and flag they use (README: Running a local stack;
+# image_test.go holds the Dockerfiles to it).
+min_docker=20.10
+
 need_docker() {
 	need docker "Install Docker: https://docs.docker.com/get-docker/ (Docker Desktop, or Docker Engine on Linux)."
-	local secs=${SUDOKU_DOCKER_TIMEOUT:-20}
+	local secs=${SUDOKU_DOCKER_TIMEOUT:-20} version
 	with_timeout "$secs" docker info >/dev/null 2>&1 ||
 		die "the Docker engine does not answer ('docker info' failed or took over $secs s). Start Docker Desktop or the docker service; check DOCKER_HOST and 'docker context ls'."
+	version=$(with_timeout "$secs" docker version --format '{{.Server.Version}}' 2>/dev/null) || version=
+	version_at_least "$version" "$min_docker" ||
+		die "the Docker engine is ${version:-of a version it does not say}; this project needs Docker Engine $min_docker or newer. Install a newer one: https://docs.docker.com/engine/install/ (or Docker Desktop: https://docs.docker.com/get-docker/)."
+}
+
+# version_at_least VERSION MIN: VERSION (such as 20.10.24+dfsg1 or 28.2.2) is MIN (major.minor)
+# or newer.
+version_at_least() {
+	local major minor want_major want_minor
+	[[ $1 =~ ^([0-9]+)\.([0-9]+) ]] || return 1
+	major=${BASH_REMATCH[1]} minor=${BASH_REMATCH[2]}
+	want_major=${2%%.*} want_minor=${2#*.}
+	((10#$major > 10#$want_major || (10#$major == 10#$want_major && 10#$minor >= 10#$want_minor)))
 }

@@ -41,9 +41,10 @@ for type in docker:index/container:Container docker:index/network:Network docker
 	down_targets+=(--target "urn:pulumi:*::*::**${type}::**")
 done
 
-# The images a local stack builds, sudoku-<stack>-<component>:local (components/docker.go,
-# newLocalImage; a test holds this list to the program's).
-local_images=(db cache mercure app lb)
+# The images a local stack builds, sudoku-<stack>-<name>:local (components/docker.go,
+# newLocalImage, with the app's source as an image of its own; a test holds this list to the
+# program's).
+local_images=(db cache mercure app app-source lb)
 
 # Selects the stack, creating it on first use. A new stack needs no Pulumi.<stack>.yaml: it
 # targets Docker with Pulumi.yaml's defaults.

@@ -123,8 +123,16 @@ func (d *drawing) docker() {
 	}
 }
 
-// dockerSummary is what a component runs: its container's image.
+// dockerSummary is what a component runs: its container's image, and the directory of
+// sources an image copies from another one it builds first (the app's, build argument
+// APP_SOURCE).
 func (d *drawing) dockerSummary(c *component) []string {
+	sources := map[string]string{} // image name -> its build context
+	for _, r := range c.resources {
+		if r.Type == "docker:index/image:Image" {
+			sources[str(r.Inputs, "imageName")] = str(obj(r.Inputs["build"]), "context")
+		}
+	}
 	var out []string
 	for _, r := range c.resources {
 		if r.Type != "docker:index/image:Image" {
@@ -135,7 +143,24 @@ func (d *drawing) dockerSummary(c *component) []string {
 		if t := str(build, "target"); t != "" {
 			line += " (" + t + ")"
 		}
+		source, ok := sources[str(obj(build["args"]), "APP_SOURCE")]
+		if ok {
+			line += " and " + source
+		}
+		if !ok && isSource(c, str(r.Inputs, "imageName")) {
+			continue // drawn as part of the image that copies it
+		}
 		out = append(out, line)
 	}
 	return out
+}
+
+// isSource reports whether another image of c copies image (build argument APP_SOURCE).
+func isSource(c *component, image string) bool {
+	for _, r := range c.resources {
+		if r.Type == "docker:index/image:Image" && str(obj(obj(r.Inputs["build"])["args"]), "APP_SOURCE") == image {
+			return true
+		}
+	}
+	return false
 }
