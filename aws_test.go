@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -158,7 +159,8 @@ type containerDef struct {
 		ContainerPath string `json:"containerPath"`
 	} `json:"mountPoints"`
 	HealthCheck *struct {
-		Command []string `json:"command"`
+		Command     []string `json:"command"`
+		StartPeriod int      `json:"startPeriod"`
 	} `json:"healthCheck"`
 	LogConfiguration struct {
 		LogDriver string            `json:"logDriver"`
@@ -1248,7 +1250,16 @@ func TestAppStopsWithinItsStopTimeout(t *testing.T) {
 // exits 0 (an essential container cannot be a SUCCESS dependency). Its output goes to the
 // app's log group.
 func TestStagingReleaseStepRunsFirst(t *testing.T) {
-	td := staging(t, nil).Named("aws:ecs/taskDefinition:TaskDefinition", "app-task")
+	run := staging(t, nil)
+	td := run.Named("aws:ecs/taskDefinition:TaskDefinition", "app-task")
+	// On a first deploy, nothing that connects to Aurora may start before its writer exists:
+	// a cluster without instances answers no connection, the release step would fail, and the
+	// circuit breaker would stop a first deployment that has nothing to roll back to.
+	for _, r := range []*mocks.Resource{td, run.Named("aws:ecs/service:Service", "app-service")} {
+		if !run.Needs(r, "db-1") {
+			t.Errorf("%s does not wait for the Aurora writer (db-1)", r.Name)
+		}
+	}
 	var defs []struct {
 		Name      string   `json:"name"`
 		Image     string   `json:"image"`
@@ -1277,6 +1288,13 @@ func TestStagingReleaseStepRunsFirst(t *testing.T) {
 	}
 	if env["RELEASE_COMMAND"] != "php bin/release" || env["DATABASE_ADMIN_USER"] != "sudoku_admin" || env["DATABASE_SSL_CA"] == "" {
 		t.Errorf("release environment: %v", env)
+	}
+	// ECS ignores a new task's health checks for the grace period, counted from the task's
+	// start: the release step's wait for the database comes first, then the app's own start.
+	waits, _ := strconv.Atoi(env["RELEASE_CONNECT_SECONDS"])
+	grace := num(run.Named("aws:ecs/service:Service", "app-service"), "healthCheckGracePeriodSeconds")
+	if waits < 60 || grace < float64(waits+container(t, td, "app").HealthCheck.StartPeriod) {
+		t.Errorf("the release step waits %d s for the database, the grace period is %v s: it must cover that and the app's start", waits, grace)
 	}
 	logs := container(t, td, "release").LogConfiguration.Options
 	if logs["awslogs-group"] != container(t, td, "app").LogConfiguration.Options["awslogs-group"] || logs["awslogs-stream-prefix"] != "release" {

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -293,12 +296,87 @@ func TestReleaseStepFailsWithItsCommand(t *testing.T) {
 	if out, code := releaseStep(t, url, "RELEASE_COMMAND=echo migrating; exit 3"); code != 3 || !strings.Contains(out, "migrating") {
 		t.Errorf("exit %d, want the command's 3:\n%s", code, out)
 	}
-	if out, code := releaseStep(t, "DATABASE_URL=mysql://sudoku_user:db-password@127.0.0.1:1/sudoku", "RELEASE_COMMAND=printf 'r%s\\n' an-it"); code != 1 || strings.Contains(out, "ran-it") || !strings.Contains(out, "release: cannot connect to 127.0.0.1 as sudoku_user") {
+	if out, code := releaseStep(t, "DATABASE_URL=mysql://sudoku_user:db-password@127.0.0.1:1/sudoku", "RELEASE_CONNECT_SECONDS=0", "RELEASE_COMMAND=printf 'r%s\\n' an-it"); code != 1 || strings.Contains(out, "ran-it") || !strings.Contains(out, "release: cannot connect to 127.0.0.1:1 as sudoku_user") {
 		t.Errorf("without the lock, the command ran or the step passed: exit %d\n%s", code, out)
 	}
 	if out, code := releaseStep(t, url, "RELEASE_COMMAND="); code != 0 || !strings.Contains(out, "no release command") {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
+}
+
+// On a first deploy the release step may start before the database answers (a new cluster's
+// endpoint, a paused Serverless v2 cluster resuming): it asks again, saying what it waits for,
+// and carries on once the server is up. The address it is given answers only after the step
+// has said it is waiting (a relay to a MariaDB that is ready by then), so the step must have
+// retried; its budget is far beyond anything here.
+func TestReleaseStepWaitsForTheDatabase(t *testing.T) {
+	requirePhpExtensions(t, tool(t, "php"), "pdo_mysql")
+	addr := freeAddr(t)
+	script := strings.ReplaceAll(appImageFile(t, "/usr/local/bin/app-release"), "/usr/local/lib/sudoku/release.php", writeTemp(t, "release.php", appImageFile(t, "/usr/local/lib/sudoku/release.php")))
+	cmd := exec.Command(tool(t, "bash"), writeTemp(t, "app-release", script))
+	cmd.Env = append(os.Environ(), "DATABASE_URL=mysql://sudoku_user:db-password@"+addr+"/sudoku",
+		"RELEASE_CONNECT_SECONDS=600", "RELEASE_COMMAND=echo released")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stderr)
+	if !lines.Scan() || !strings.Contains(lines.Text(), "release: waiting for the database at "+addr) {
+		t.Fatalf("the step did not say it waits for the database: %q", lines.Text())
+	}
+	relay(t, addr, startMariaDB(t))
+	var rest strings.Builder
+	for lines.Scan() {
+		rest.WriteString(lines.Text() + "\n")
+	}
+	if err := cmd.Wait(); err != nil || !strings.Contains(stdout.String(), "released") {
+		t.Errorf("once the database was up, the step did not run its command: %v\n%s%s", err, stdout.String(), rest.String())
+	}
+}
+
+// It gives up after RELEASE_CONNECT_SECONDS, saying how long it tried; a server that refuses
+// the password is not retried at all.
+func TestReleaseStepGivesUpOnAnAbsentDatabase(t *testing.T) {
+	requirePhpExtensions(t, tool(t, "php"), "pdo_mysql")
+	out, code := releaseStep(t, "DATABASE_URL=mysql://sudoku_user:db-password@"+freeAddr(t)+"/sudoku", "RELEASE_CONNECT_SECONDS=2", "RELEASE_COMMAND=printf 'r%s\\n' an-it")
+	if code != 1 || !strings.Contains(out, "release: waiting for the database") || !regexp.MustCompile(`cannot connect to \S+ as sudoku_user \([2-9] attempts in [0-9]+ s\)`).MatchString(out) || strings.Contains(out, "ran-it") {
+		t.Errorf("exit %d, want 1 after a few attempts:\n%s", code, out)
+	}
+	_, db, _ := standInServers(t)
+	out, code = releaseStep(t, "DATABASE_URL=mysql://sudoku_user:wrong@"+db+"/sudoku", "RELEASE_COMMAND=printf 'r%s\\n' an-it")
+	if code != 1 || strings.Contains(out, "waiting for the database") || !strings.Contains(out, "refuses sudoku_user's password") {
+		t.Errorf("a refused password: exit %d, want 1 at once:\n%s", code, out)
+	}
+}
+
+// relay accepts connections on addr, from now on, and passes each to target.
+func relay(t *testing.T, addr, target string) {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			go func() { _, _ = io.Copy(out, in); out.Close() }()
+			go func() { _, _ = io.Copy(in, out); in.Close() }()
+		}
+	}()
 }
 
 // Release commands of their own take no lock (Doctrine Migrations takes none): the release

@@ -246,6 +246,12 @@ func portOf(addr string) string {
 // host:port.
 func startMariaDB(t *testing.T) string {
 	t.Helper()
+	return startMariaDBAt(t, freeAddr(t))
+}
+
+// startMariaDBAt is startMariaDB on addr, a loopback host:port.
+func startMariaDBAt(t *testing.T, addr string) string {
+	t.Helper()
 	server := tool(t, "mariadbd")
 	install := tool(t, "mariadb-install-db")
 	client := tool(t, "mariadb")
@@ -259,7 +265,6 @@ func startMariaDB(t *testing.T) string {
 		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput(); err != nil {
 		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
 	}
-	addr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	socket := filepath.Join(dir, "mysqld.sock")
 	cmd := exec.Command(server, "--no-defaults", "--datadir="+data, "--socket="+socket, "--port="+port,

@@ -281,8 +281,9 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 		return err
 	}
 	azs := rt.Network.AvailabilityZones
-	for i := 0; i < a.Instances; i++ {
-		_, err := rds.NewClusterInstance(ctx, fmt.Sprintf("%s-%d", name, i+1), &rds.ClusterInstanceArgs{
+	instances := make([]*rds.ClusterInstance, a.Instances)
+	for i := range instances {
+		instances[i], err = rds.NewClusterInstance(ctx, fmt.Sprintf("%s-%d", name, i+1), &rds.ClusterInstanceArgs{
 			Identifier:        pulumi.Sprintf("%s-%d", clusterID, i+1),
 			ClusterIdentifier: d.Cluster.ID(),
 			Engine:            pulumi.String("aurora-mysql"),
@@ -311,17 +312,22 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 		}
 	}
 
-	d.Host = d.Cluster.Endpoint
-	d.ReaderHost = d.Cluster.ReaderEndpoint
+	// A cluster without instances takes no connection: its endpoints resolve only once the
+	// writer (the first instance, promotion tier 0) exists, and the readers' once the last
+	// does. Everything that connects (the credentials secret with its URLs, so the app's task
+	// definition and service) is created after them: on a first deploy, the release step
+	// would otherwise start against a cluster with nothing to answer it.
+	d.Host = after(instances[0], d.Cluster.Endpoint)
+	d.ReaderHost = after(instances[len(instances)-1], d.Cluster.ReaderEndpoint)
 	d.Port = pulumi.Int(DatabasePort).ToIntOutput()
 	d.Name = pulumi.String(DatabaseName).ToStringOutput()
 	d.User = pulumi.String(DatabaseAppUser).ToStringOutput()
 	d.Password = appPassword
-	d.URL = databaseURL(DatabaseAppUser, appPassword, d.Cluster.Endpoint, "8.0")
-	migratorURL := databaseURL(DatabaseMigratorUser, migratorPassword, d.Cluster.Endpoint, "8.0")
+	d.URL = databaseURL(DatabaseAppUser, appPassword, d.Host, "8.0")
+	migratorURL := databaseURL(DatabaseMigratorUser, migratorPassword, d.Host, "8.0")
 	secret, err := newJSONSecret(ctx, name+"-credentials", "Aurora users of the sudoku app: the app's DATABASE_URL and the release command's", rt, pulumi.StringMap{
 		"engine":                pulumi.String("mysql"),
-		"host":                  d.Cluster.Endpoint,
+		"host":                  d.Host,
 		"port":                  pulumi.Sprintf("%d", DatabasePort),
 		"dbname":                pulumi.String(DatabaseName),
 		"username":              pulumi.String(DatabaseAppUser),

@@ -48,6 +48,9 @@ type releaseContainer struct {
 	command []string
 	env     map[string]pulumi.StringInput
 	secrets map[string]Secret
+	// waits is how long, in seconds, it may wait for what it needs (the database) before it
+	// gives up: the service's health-check grace period covers it.
+	waits int
 }
 
 type fargateService struct {
@@ -175,7 +178,7 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 		},
 		DeploymentMinimumHealthyPercent: pulumi.Int(spec.minHealthyPercent),
 		DeploymentMaximumPercent:        pulumi.Int(spec.maxPercent),
-		HealthCheckGracePeriodSeconds:   pulumi.Int(spec.health.startPeriod + 30),
+		HealthCheckGracePeriodSeconds:   pulumi.Int(gracePeriod(spec)),
 		AvailabilityZoneRebalancing:     pulumi.String(azRebalancing(spec.maxPercent)),
 		EnableExecuteCommand:            pulumi.Bool(rt.ExecLogGroup != nil),
 		EnableEcsManagedTags:            pulumi.Bool(true),
@@ -209,6 +212,18 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 		return nil, err
 	}
 	return f, nil
+}
+
+// gracePeriod is how long ECS ignores a new task's failing health checks: the service
+// container's own start period, and before it the release step's wait, which counts from the
+// task's start ("healthCheckGracePeriodSeconds ... after a task has first started"), plus
+// half a minute.
+func gracePeriod(spec fargateSpec) int {
+	grace := spec.health.startPeriod + 30
+	if spec.release != nil {
+		grace += spec.release.waits
+	}
+	return grace
 }
 
 // azRebalancing is whether ECS may move a service's tasks to even out the AZs: it starts a

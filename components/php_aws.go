@@ -91,6 +91,11 @@ func (a AwsPhpServiceArgs) validate() error {
 	return a.Env.validate("php")
 }
 
+// releaseConnectSeconds is how long the release step waits for Aurora to answer (release.php:
+// a new cluster's endpoint, or a paused Serverless v2 cluster resuming, about 15 s and longer
+// after a day) before it gives up and the task stops.
+const releaseConnectSeconds = 120
+
 // rdsCA is where the app image keeps Amazon RDS's CA bundle: Aurora requires TLS, and the app
 // verifies the server against it.
 const rdsCA = "/etc/ssl/certs/rds-global-bundle.pem"
@@ -137,8 +142,9 @@ func newPhpFargate(ctx *pulumi.Context, name string, a AwsPhpServiceArgs, p *Php
 	// users) and the migrator (to run the release command as); the app's own container
 	// gets neither.
 	releaseEnv := map[string]pulumi.StringInput{
-		"RELEASE_COMMAND":     pulumi.String(a.Env.ReleaseCommand),
-		"DATABASE_ADMIN_USER": pulumi.String(a.Env.Database.AdminUser),
+		"RELEASE_COMMAND":         pulumi.String(a.Env.ReleaseCommand),
+		"DATABASE_ADMIN_USER":     pulumi.String(a.Env.Database.AdminUser),
+		"RELEASE_CONNECT_SECONDS": pulumi.Sprintf("%d", releaseConnectSeconds),
 	}
 	releaseSecrets := map[string]Secret{
 		"DATABASE_ADMIN_PASSWORD": a.Env.Database.AdminPassword,
@@ -160,7 +166,7 @@ func newPhpFargate(ctx *pulumi.Context, name string, a AwsPhpServiceArgs, p *Php
 		memory:            a.Memory,
 		env:               env,
 		secrets:           secrets,
-		release:           &releaseContainer{name: "release", command: []string{"app-release"}, env: releaseEnv, secrets: releaseSecrets},
+		release:           &releaseContainer{name: "release", command: []string{"app-release"}, env: releaseEnv, secrets: releaseSecrets, waits: releaseConnectSeconds},
 		health:            phpHealth,
 		writablePaths:     []string{"/tmp", "/var/www/html/var"},
 		securityGroupID:   rt.Network.SecurityGroupIDs.MapIndex(pulumi.String(TierApp)),

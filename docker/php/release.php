@@ -48,7 +48,21 @@ function account(string $name): array
         'port' => $p['port'] ?? 3306, 'db' => rawurldecode(ltrim($p['path'], '/'))];
 }
 
-/** A connection to the server of $at as user; null when the server refuses the password. */
+/**
+ * The client errors that say the server is not there yet, rather than that it refuses: no
+ * answer, or no name yet (2002, mysqlnd's for refused, timed out and unresolved alike; 2003;
+ * 2005), a connection it dropped (2006, 2013), or no room for one more (1040).
+ */
+const NOT_YET = ['[2002]', '[2003]', '[2005]', '[2006]', '[2013]', '[1040]'];
+
+/**
+ * A connection to the server of $at as user; null when the server refuses the password.
+ *
+ * A server that is not there yet is asked again, with a growing pause, for
+ * RELEASE_CONNECT_SECONDS (120) in all: on a first deploy the cluster's endpoint may have just
+ * come up, and a paused Aurora Serverless v2 cluster takes about 15 s to resume, longer after
+ * a day paused (Aurora user guide, "Scaling to zero ACUs with automatic pause and resume").
+ */
 function connect(array $at, string $user, string $pass): ?PDO
 {
     $options = [PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION, PDO::ATTR_TIMEOUT => 10];
@@ -57,13 +71,28 @@ function connect(array $at, string $user, string $pass): ?PDO
         $options[PDO::MYSQL_ATTR_SSL_CA] = $ca;
         $options[PDO::MYSQL_ATTR_SSL_VERIFY_SERVER_CERT] = true;
     }
-    try {
-        return new PDO(sprintf('mysql:host=%s;port=%d;charset=utf8mb4', $at['host'], $at['port']), $user, $pass, $options);
-    } catch (PDOException $e) {
-        if (str_contains($e->getMessage(), '[1045]')) {
+    $budget = getenv('RELEASE_CONNECT_SECONDS');
+    $budget = $budget === false || $budget === '' ? 120 : (int) $budget;
+    $start = time();
+    $pause = 1;
+    for ($attempt = 1; ; $attempt++) {
+        try {
+            return new PDO(sprintf('mysql:host=%s;port=%d;charset=utf8mb4', $at['host'], $at['port']), $user, $pass, $options);
+        } catch (PDOException $e) {
+            $error = $e->getMessage();
+        }
+        if (str_contains($error, '[1045]')) {
             return null;
         }
-        fail("cannot connect to {$at['host']} as $user: " . $e->getMessage());
+        $waited = time() - $start;
+        $notYet = array_filter(NOT_YET, fn (string $code): bool => str_contains($error, $code)) !== [];
+        if (!$notYet || $waited + $pause > $budget) {
+            fail(sprintf('cannot connect to %s:%d as %s (%d attempts in %d s): %s', $at['host'], $at['port'], $user, $attempt, $waited, $error));
+        }
+        fwrite(STDERR, sprintf("release: waiting for the database at %s:%d (%s); trying again in %d s, for up to %d s in all\n",
+            $at['host'], $at['port'], $error, $pause, $budget));
+        sleep($pause);
+        $pause = min($pause * 2, 15);
     }
 }
 

@@ -239,6 +239,29 @@ func (m *Monitor) DependsOn(r *Resource, dep string) bool {
 	return false
 }
 
+// Needs reports whether r waits for the resource named dep, directly or through the
+// resources it waits for: the engine creates r only after all of them.
+func (m *Monitor) Needs(r *Resource, dep string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := map[string]bool{}
+	queue := append([]string(nil), r.Dependencies...)
+	for len(queue) > 0 {
+		urn := queue[0]
+		queue = queue[1:]
+		d, ok := m.resources[urn]
+		if !ok || seen[urn] {
+			continue
+		}
+		if d.Name == dep {
+			return true
+		}
+		seen[urn] = true
+		queue = append(queue, d.Dependencies...)
+	}
+	return false
+}
+
 // Flatten renders a plain value (string, list, map, as Mappable gives) as one string, for
 // "does it mention X" checks.
 func Flatten(v any) string {
