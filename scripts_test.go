@@ -581,15 +581,105 @@ func TestCIWaitForStaging(t *testing.T) {
 	}
 }
 
-// Promotion sets production's images to what staging runs, after checking that staging
-// runs what it deployed, and tags them so that the lifecycle policy keeps them; a rollback
-// names both images; placeholders left in the stack file stop it.
+// fakeECR is a stand-in aws for ECR's image calls, answering as the API does, over
+// repositories kept in dir (dir/<repository>/<digest>, and dir/<repository>/tag-<tag> holding
+// the digest it names): batch-get-image lists what it finds and reports no error for a tag it
+// lacks; put-image of a tag the image has fails with ImageAlreadyExistsException, of a tag
+// another image has with ImageTagAlreadyExistsException (immutable tags). With dir/pull-only
+// (an account that may only pull, ecrReaderAccounts) everything but batch-get-image is denied.
+// Each call is logged to dir/calls.
+func fakeECR(dir string) string {
+	return `echo "$*" >>` + dir + `/calls
+op=$2; shift 2
+repo= id= tag= manifest=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--repository-name) repo=$2; shift ;;
+	--image-ids) id=$2; shift ;;
+	--image-tag) tag=$2; shift ;;
+	--image-manifest) manifest=$2; shift ;;
+	esac
+	shift
+done
+denied() { echo "An error occurred (AccessDeniedException) when calling the $1 operation: not authorized" >&2; exit 254; }
+case "$op" in
+get-caller-identity) echo 123456789012; exit 0 ;;
+batch-get-image) ;;
+*) [ -e ` + dir + `/pull-only ] && denied "$op" ;;
+esac
+r=` + dir + `/$repo
+case "$op" in
+batch-get-image)
+	case "$id" in
+	imageTag=*) d=$(cat "$r/tag-${id#imageTag=}" 2>/dev/null) ;;
+	imageDigest=*) d=${id#imageDigest=}; [ -e "$r/$d" ] || d= ;;
+	esac
+	if [ -n "$d" ]; then
+		echo '{"images": [{"imageId": {"imageDigest": "'"$d"'"}, "imageManifest": "{\"digest\": \"'"$d"'\"}", "imageManifestMediaType": "application/vnd.docker.distribution.manifest.v2+json"}], "failures": []}'
+	else
+		echo '{"images": [], "failures": [{"failureCode": "ImageNotFound", "failureReason": "Requested image not found"}]}'
+	fi ;;
+put-image)
+	d=$(echo "$manifest" | sed 's/.*"digest": "\([^"]*\)".*/\1/')
+	if [ -e "$r/tag-$tag" ]; then
+		if [ "$(cat "$r/tag-$tag")" = "$d" ]; then
+			echo "An error occurred (ImageAlreadyExistsException) when calling the PutImage operation" >&2
+		else
+			echo "An error occurred (ImageTagAlreadyExistsException) when calling the PutImage operation" >&2
+		fi
+		exit 254
+	fi
+	echo "$d" >"$r/tag-$tag" ;;
+*) echo "fakeECR: no $op" >&2; exit 1 ;;
+esac`
+}
+
+// ecrRepository creates repository in a fakeECR's dir with images of the given digests.
+func ecrRepository(t *testing.T, dir, repository string, digests ...string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, repository), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range digests {
+		if err := os.WriteFile(filepath.Join(dir, repository, d), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A staging deployment, once ECS runs it, tags the images it deployed deployed-<commit>; a
+// re-run changes nothing. Production then promotes exactly the images its commit deployed,
+// whatever staging runs by then, with nothing but BatchGetImage (so an account that may only
+// pull can); it refuses a commit staging never deployed, and a re-run does the same again.
 func TestCIPromote(t *testing.T) {
-	app := "123456789012.dkr.ecr.eu-central-1.amazonaws.com/sudoku-staging-app@sha256:" + strings.Repeat("a", 64)
-	hub := "123456789012.dkr.ecr.eu-central-1.amazonaws.com/sudoku-staging-mercure@sha256:" + strings.Repeat("b", 64)
-	run := func(t *testing.T, stackFile, stagingRuns string, extra ...string) (string, string, error) {
+	const registry = "123456789012.dkr.ecr.eu-central-1.amazonaws.com"
+	sha, later := "0123456789abcdef0123456789abcdef01234567", "fedcba9876543210fedcba9876543210fedcba98"
+	digest := func(c string) string { return "sha256:" + strings.Repeat(c, 64) }
+	app, hub := registry+"/sudoku-staging-app@"+digest("a"), registry+"/sudoku-staging-mercure@"+digest("b")
+	newApp := registry + "/sudoku-staging-app@" + digest("c")
+	ecr := t.TempDir()
+	ecrRepository(t, ecr, "sudoku-staging-app", digest("a"), digest("c"))
+	ecrRepository(t, ecr, "sudoku-staging-mercure", digest("b"))
+	script := func(t *testing.T, command string, extra ...string) (string, string, error) {
 		t.Helper()
 		dir := t.TempDir()
+		runs := app // what staging runs now
+		for _, e := range extra {
+			if v, ok := strings.CutPrefix(e, "STAGING_RUNS="); ok {
+				runs = v
+			}
+		}
+		pulumi := `case "$*" in
+*"output imageRefs"*) echo '{"app": "` + runs + `", "mercure": "` + hub + `"}' ;;
+"config set"*) echo "$*" >>"` + dir + `/config" ;;
+esac`
+		env := append(withFakes(t, map[string]string{"pulumi": pulumi, "aws": fakeECR(ecr)}), extra...)
+		log, _, err := ciScript(t, env, command)
+		config, _ := os.ReadFile(filepath.Join(dir, "config"))
+		return log, string(config), err
+	}
+	promote := func(t *testing.T, stackFile string, extra ...string) (string, string, error) {
+		t.Helper()
 		// The script reads Pulumi.<stack>.yaml from the checkout: a stack of the test's own.
 		stack := "promote-test-" + strconv.Itoa(os.Getpid())
 		file := "Pulumi." + stack + ".yaml"
@@ -597,57 +687,66 @@ func TestCIPromote(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { os.Remove(file) })
-		pulumi := `case "$*" in
-*"output imageRefs"*) echo '{"app": "` + app + `", "mercure": "` + hub + `"}' ;;
-*"output clusterName"*) echo sudoku-staging ;;
-*"output serviceNames"*) echo '{"app": "sudoku-staging-app"}' ;;
-*"output taskDefinitionArns"*) echo '{"app": "td:5"}' ;;
-"config set"*) echo "$*" >>"` + dir + `/config" ;;
-esac`
-		aws := `case "$*" in
-*describe-services*) echo '{"services": [{"deployments": [{"status": "PRIMARY", "rolloutState": "COMPLETED", "taskDefinition": "` + stagingRuns + `"}]}]}' ;;
-*batch-get-image*) echo '{"manifest": 1}' ;;
-*put-image*) echo "$*" >>"` + dir + `/tags" ;;
-esac`
-		env := append(withFakes(t, map[string]string{"pulumi": pulumi, "aws": aws}), append([]string{"PULUMI_STACK=" + stack, "GITHUB_SHA=0123456789abcdef", "GITHUB_RUN_ID=77"}, extra...)...)
-		log, _, err := ciScript(t, env, "promote")
-		config, _ := os.ReadFile(filepath.Join(dir, "config"))
-		tags, _ := os.ReadFile(filepath.Join(dir, "tags"))
-		return log, string(config) + string(tags), err
+		return script(t, "promote", append([]string{"PULUMI_STACK=" + stack}, extra...)...)
 	}
-	t.Run("what staging runs", func(t *testing.T) {
-		log, calls, err := run(t, "config:\n  sudoku:tier: production\n", "td:5")
-		if err != nil {
-			t.Fatalf("%v\n%s", err, log)
+	// The staging deployment of sha records what it deployed, twice (a re-run).
+	for range 2 {
+		if log, _, err := script(t, "record-deployment", "PULUMI_STACK=staging", "GITHUB_SHA="+sha); err != nil {
+			t.Fatalf("record-deployment: %v\n%s", err, log)
 		}
-		for _, want := range []string{"sudoku:appImage " + app, "sudoku:mercureImage " + hub,
-			"--repository-name sudoku-staging-app --image-tag release-0123456789ab-77", "--repository-name sudoku-staging-mercure --image-tag release-0123456789ab-77"} {
-			if !strings.Contains(calls, want) {
-				t.Errorf("missing %q in:\n%s", want, calls)
+	}
+	// main moves on: staging deploys another commit, with a new app image.
+	if log, _, err := script(t, "record-deployment", "PULUMI_STACK=staging", "GITHUB_SHA="+later, "STAGING_RUNS="+newApp); err != nil {
+		t.Fatalf("record-deployment of the later commit: %v\n%s", err, log)
+	}
+	if err := os.WriteFile(filepath.Join(ecr, "pull-only"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("the images its commit deployed, twice", func(t *testing.T) {
+		for range 2 {
+			log, config, err := promote(t, "config:\n  sudoku:tier: production\n", "GITHUB_SHA="+sha, "STAGING_REGISTRY="+registry, "STAGING_RUNS="+newApp)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, log)
+			}
+			if !strings.Contains(config, "sudoku:appImage "+app) || !strings.Contains(config, "sudoku:mercureImage "+hub) {
+				t.Errorf("promoted\n%s\nwant the images %s deployed: %s and %s", config, sha, app, hub)
 			}
 		}
 	})
-	t.Run("staging rolled back", func(t *testing.T) {
-		if log, calls, err := run(t, "config: {}\n", "td:4"); err == nil || !strings.Contains(log, "staging does not run what it deployed") || calls != "" {
-			t.Errorf("promoted what staging does not run: %v\n%s\n%s", err, log, calls)
+	t.Run("the registry of these credentials by default", func(t *testing.T) {
+		if log, config, err := promote(t, "config: {}\n", "GITHUB_SHA="+later); err != nil || !strings.Contains(config, "sudoku:appImage "+newApp) {
+			t.Errorf("%v\n%s\n%s", err, log, config)
+		}
+	})
+	t.Run("a commit staging never deployed", func(t *testing.T) {
+		log, config, err := promote(t, "config: {}\n", "GITHUB_SHA="+strings.Repeat("9", 40))
+		if err == nil || !strings.Contains(log, "staging has not deployed "+strings.Repeat("9", 40)) || config != "" {
+			t.Errorf("promoted a commit staging did not deploy: %v\n%s\n%s", err, log, config)
 		}
 	})
 	t.Run("rollback", func(t *testing.T) {
-		old := strings.Replace(app, "aaaa", "cccc", 1)
-		log, calls, err := run(t, "config: {}\n", "td:4", "APP_IMAGE="+old, "MERCURE_IMAGE="+hub)
-		if err != nil || !strings.Contains(calls, "sudoku:appImage "+old) {
-			t.Errorf("%v\n%s\n%s", err, log, calls)
+		log, config, err := promote(t, "config: {}\n", "GITHUB_SHA="+later, "APP_IMAGE="+app, "MERCURE_IMAGE="+hub)
+		if err != nil || !strings.Contains(config, "sudoku:appImage "+app) {
+			t.Errorf("%v\n%s\n%s", err, log, config)
 		}
-		if log, _, err := run(t, "config: {}\n", "td:5", "APP_IMAGE="+old); err == nil || !strings.Contains(log, "names both images") {
+		if log, _, err := promote(t, "config: {}\n", "APP_IMAGE="+app); err == nil || !strings.Contains(log, "names both images") {
 			t.Errorf("a rollback of one image: %v\n%s", err, log)
+		}
+		gone := registry + "/sudoku-staging-app@" + digest("d")
+		if log, _, err := promote(t, "config: {}\n", "APP_IMAGE="+gone, "MERCURE_IMAGE="+hub); err == nil || !strings.Contains(log, "no image "+digest("d")+" to roll back to") {
+			t.Errorf("a rollback to an image the repository lacks: %v\n%s", err, log)
 		}
 	})
 	t.Run("placeholders", func(t *testing.T) {
-		log, calls, err := run(t, "config:\n  sudoku:domainName: sudoku.example.com # REPLACE\n", "td:5")
-		if err == nil || !strings.Contains(log, "still has placeholders") || calls != "" {
+		log, config, err := promote(t, "config:\n  sudoku:domainName: sudoku.example.com # REPLACE\n", "GITHUB_SHA="+sha)
+		if err == nil || !strings.Contains(log, "still has placeholders") || config != "" {
 			t.Errorf("deployed with placeholders: %v\n%s", err, log)
 		}
 	})
+	calls, _ := os.ReadFile(filepath.Join(ecr, "calls"))
+	if strings.Count(string(calls), "put-image") != 4 {
+		t.Errorf("want 4 put-image calls (two commits' tags on two repositories, none on a re-run or a promotion):\n%s", calls)
+	}
 }
 
 // The committed production stack file has placeholders, and promotion refuses it until a

@@ -23,14 +23,16 @@ import (
 // one of the newest, and a rollback one of the few before it.
 const keptImages = 30
 
-// ReleaseTagPrefix starts the tags that promotion gives the images production runs
-// (scripts/ci.sh promote). The lifecycle policy never expires them: its first rule matches
-// them, and "an image that matches the tagging requirements of a rule cannot be expired by a
-// rule with a lower priority" (ECR user guide, lifecycle policy evaluation rules).
-const ReleaseTagPrefix = "release-"
+// DeployedTagPrefix starts the tags a staging deployment gives the images it deployed, once
+// ECS runs them (deployed-<commit>, scripts/ci.sh record-deployment): production promotes
+// the images so tagged for its commit. The lifecycle policy keeps them: its first rule
+// matches them, and "an image that matches the tagging requirements of a rule cannot be
+// expired by a rule with a lower priority" (ECR user guide, lifecycle policy evaluation
+// rules). So an image production runs, or may roll back to, outlives the 30 newest builds.
+const DeployedTagPrefix = "deployed-"
 
-// keptReleases is how many promoted images a repository keeps.
-const keptReleases = 1000
+// keptDeployments is how many deployed images a repository keeps: a few years of deploys.
+const keptDeployments = 500
 
 // ecrImage is an image in a private ECR repository, by digest:
 // ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY@sha256:DIGEST.
@@ -96,10 +98,10 @@ func newRepository(ctx *pulumi.Context, name string, rt AwsRuntime, parent pulum
 		Policy: pulumi.JSONMarshal(pulumi.Map{"rules": pulumi.Array{
 			pulumi.Map{
 				"rulePriority": pulumi.Int(1),
-				"description":  pulumi.Sprintf("Keep the images promoted to production (%s*), up to %d", ReleaseTagPrefix, keptReleases),
+				"description":  pulumi.Sprintf("Keep the images staging deployed (%s*), which production promotes, up to %d", DeployedTagPrefix, keptDeployments),
 				"selection": pulumi.Map{
-					"tagStatus": pulumi.String("tagged"), "tagPrefixList": pulumi.ToStringArray([]string{ReleaseTagPrefix}),
-					"countType": pulumi.String("imageCountMoreThan"), "countNumber": pulumi.Int(keptReleases),
+					"tagStatus": pulumi.String("tagged"), "tagPrefixList": pulumi.ToStringArray([]string{DeployedTagPrefix}),
+					"countType": pulumi.String("imageCountMoreThan"), "countNumber": pulumi.Int(keptDeployments),
 				},
 				"action": pulumi.Map{"type": pulumi.String("expire")},
 			},

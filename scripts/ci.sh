@@ -7,7 +7,8 @@
 #   scripts/ci.sh allow-destructive  may a destructive deployment go ahead?
 #   scripts/ci.sh verify-deployment  after pulumi up: does ECS run what it deployed?
 #   scripts/ci.sh wait-for-staging   wait until no staging deployment of this commit runs
-#   scripts/ci.sh promote            set production's images to what staging runs (or a rollback's)
+#   scripts/ci.sh record-deployment  after verify-deployment: tag staging's images deployed-<commit>
+#   scripts/ci.sh promote            set production's images to what staging deployed for this commit (or a rollback's)
 #   scripts/ci.sh containerd-store   the Docker engine's containerd image store (for the build cache)
 #   scripts/ci.sh preview            for people (make preview-staging): the diff, then the guard
 set -euo pipefail
@@ -197,15 +198,66 @@ wait_for_staging() {
 	done
 }
 
-# promote sets production's images: those staging runs (its imageRefs output, after checking
-# that ECS runs what staging deployed), or, for a rollback, APP_IMAGE and MERCURE_IMAGE. It
-# tags each image release-<commit>-<run> in its repository, so that the lifecycle policy
-# keeps it, and refuses a stack file with placeholders left (lines marked REPLACE).
+# ecr_ref REF: parse an ECR image by digest into ref_registry (the account), ref_region,
+# ref_repository and ref_digest; die if REF is not one.
+ecr_ref() {
+	[[ $1 =~ ^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/([^@]+)@(sha256:[0-9a-f]{64})$ ]] ||
+		die "not an ECR image by digest: '$1'"
+	ref_registry=${BASH_REMATCH[1]} ref_region=${BASH_REMATCH[2]} ref_repository=${BASH_REMATCH[3]} ref_digest=${BASH_REMATCH[4]}
+}
+
+# ecr_image REGISTRY REGION REPOSITORY IMAGE-ID: the image's digest, manifest and manifest
+# media type as JSON, or nothing when the repository has no such image (imageTag=T or
+# imageDigest=D). BatchGetImage is all it needs: what an account that may only pull has.
+ecr_image() {
+	aws ecr batch-get-image --registry-id "$1" --region "$2" --repository-name "$3" --image-ids "$4" \
+		--accepted-media-types application/vnd.docker.distribution.manifest.v2+json application/vnd.oci.image.manifest.v1+json \
+		application/vnd.docker.distribution.manifest.list.v2+json application/vnd.oci.image.index.v1+json \
+		--output json | jq -c '.images[0] // empty | {digest: .imageId.imageDigest, manifest: .imageManifest, mediaType: .imageManifestMediaType}'
+}
+
+# record_deployment tags the images staging runs deployed-<commit>, once the deployment of
+# that commit is verified (verify-deployment): production promotes exactly those, whatever
+# staging deployed since, and the lifecycle policy keeps them. A re-run finds the tags there
+# and changes nothing (ECR refuses to move an immutable tag; PutImage of a tag the image has
+# fails with ImageAlreadyExistsException).
+record_deployment() {
+	need pulumi "Install the Pulumi CLI: https://www.pulumi.com/docs/install/."
+	need aws "It is on GitHub's runners; elsewhere see https://aws.amazon.com/cli/."
+	need jq "It is on GitHub's runners; elsewhere install jq."
+	: "${GITHUB_SHA:?GITHUB_SHA is not set}"
+	local refs name have image tag="deployed-$GITHUB_SHA"
+	refs=$(pulumi stack output imageRefs --stack "$stack" --json)
+	for name in $(jq -r 'keys[]' <<<"$refs"); do
+		ecr_ref "$(jq -r --arg n "$name" '.[$n]' <<<"$refs")"
+		have=$(ecr_image "$ref_registry" "$ref_region" "$ref_repository" "imageTag=$tag" | jq -r '.digest // empty')
+		if [ "$have" = "$ref_digest" ]; then
+			echo "$ref_repository@$ref_digest is already $tag."
+			continue
+		elif [ -n "$have" ]; then
+			die "$ref_repository's $tag names $have, but staging runs $ref_digest: a tag records one deployment, and ECR's tags here are immutable"
+		fi
+		image=$(ecr_image "$ref_registry" "$ref_region" "$ref_repository" "imageDigest=$ref_digest")
+		[ -n "$image" ] || die "$ref_repository has no image $ref_digest, which staging runs"
+		aws ecr put-image --registry-id "$ref_registry" --region "$ref_region" --repository-name "$ref_repository" \
+			--image-tag "$tag" --image-manifest "$(jq -r .manifest <<<"$image")" \
+			--image-manifest-media-type "$(jq -r .mediaType <<<"$image")" >/dev/null
+		echo "Tagged $ref_repository@$ref_digest $tag."
+	done
+}
+
+# promote sets production's images: those staging deployed for this commit (the images tagged
+# deployed-<commit> by that deployment's record-deployment step, in staging's repositories),
+# or, for a rollback, APP_IMAGE and MERCURE_IMAGE. It only reads the repositories
+# (BatchGetImage), so production's role may be one that may only pull from staging's
+# (ecrReaderAccounts), in another account; staging's registry is STAGING_REGISTRY
+# (ACCOUNT.dkr.ecr.REGION.amazonaws.com), by default the account and region of these
+# credentials. It refuses a stack file with placeholders left (lines marked REPLACE).
 promote() {
 	need pulumi "Install the Pulumi CLI: https://www.pulumi.com/docs/install/."
 	need aws "It is on GitHub's runners; elsewhere see https://aws.amazon.com/cli/."
 	need jq "It is on GitHub's runners; elsewhere install jq."
-	local file="Pulumi.${stack##*/}.yaml" placeholders app mercure
+	local file="Pulumi.${stack##*/}.yaml" placeholders app mercure ref
 	if placeholders=$(grep -n 'REPLACE' "$file"); then
 		die "$file still has placeholders; set them before deploying (README: Production):
 $placeholders"
@@ -216,26 +268,32 @@ $placeholders"
 		fi
 		app=$APP_IMAGE
 		mercure=$MERCURE_IMAGE
+		for ref in "$app" "$mercure"; do
+			ecr_ref "$ref"
+			[ -n "$(ecr_image "$ref_registry" "$ref_region" "$ref_repository" "imageDigest=$ref_digest")" ] ||
+				die "$ref_repository has no image $ref_digest to roll back to"
+		done
 		echo "Rolling back to the images given."
 	else
-		local staging=${STAGING_STACK:-staging} refs
-		(stack=$staging verify_deployment) || die "staging does not run what it deployed: nothing to promote"
-		refs=$(pulumi stack output imageRefs --stack "$staging" --json)
-		app=$(jq -r '.app // empty' <<<"$refs")
-		mercure=$(jq -r '.mercure // empty' <<<"$refs")
+		: "${GITHUB_SHA:?GITHUB_SHA is not set}"
+		local registry=${STAGING_REGISTRY:-} staging project component repo digest
+		if [ -z "$registry" ]; then
+			registry="$(aws sts get-caller-identity --query Account --output text).dkr.ecr.${AWS_REGION:-eu-central-1}.amazonaws.com"
+		fi
+		[[ $registry =~ ^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com$ ]] ||
+			die "STAGING_REGISTRY must be ACCOUNT.dkr.ecr.REGION.amazonaws.com; got '$registry'"
+		local account=${BASH_REMATCH[1]} region=${BASH_REMATCH[2]}
+		staging=$(tr '[:upper:]' '[:lower:]' <<<"${STAGING_STACK:-staging}")
+		project=$(sed -n 's/^name: *//p' Pulumi.yaml)
+		for component in app mercure; do
+			# The repositories the program names sudoku-<stack>-<component> (components/ecr.go).
+			repo="$project-${staging##*/}-$component"
+			digest=$(ecr_image "$account" "$region" "$repo" "imageTag=deployed-$GITHUB_SHA" | jq -r '.digest // empty')
+			[ -n "$digest" ] ||
+				die "staging has not deployed $GITHUB_SHA: $registry/$repo has no image tagged deployed-$GITHUB_SHA (the staging deployment tags what it deployed once ECS runs it: see the deploy staging workflow of this commit)"
+			printf -v "$component" '%s/%s@%s' "$registry" "$repo" "$digest"
+		done
 	fi
-	local ref name
-	for ref in "$app" "$mercure"; do
-		[[ $ref =~ ^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/([^@]+)@(sha256:[0-9a-f]{64})$ ]] ||
-			die "not an ECR image by digest: '$ref'"
-		name="release-${GITHUB_SHA:0:12}-${GITHUB_RUN_ID:-manual}"
-		aws ecr put-image --registry-id "${BASH_REMATCH[1]}" --region "${BASH_REMATCH[2]}" \
-			--repository-name "${BASH_REMATCH[3]}" --image-tag "$name" \
-			--image-manifest "$(aws ecr batch-get-image --registry-id "${BASH_REMATCH[1]}" --region "${BASH_REMATCH[2]}" \
-				--repository-name "${BASH_REMATCH[3]}" --image-ids "imageDigest=${BASH_REMATCH[4]}" \
-				--query 'images[0].imageManifest' --output text)" >/dev/null
-		echo "Tagged ${BASH_REMATCH[3]}@${BASH_REMATCH[4]} $name."
-	done
 	pulumi config set --stack "$stack" sudoku:appImage "$app"
 	pulumi config set --stack "$stack" sudoku:mercureImage "$mercure"
 	local summary="### Promoted to $stack
@@ -294,7 +352,8 @@ annotate-comment) annotate_comment ;;
 allow-destructive) allow_destructive ;;
 verify-deployment) verify_deployment ;;
 wait-for-staging) wait_for_staging ;;
+record-deployment) record_deployment ;;
 promote) promote ;;
 containerd-store) containerd_store ;;
-*) die "usage: scripts/ci.sh select|guard|annotate-comment|allow-destructive|verify-deployment|wait-for-staging|promote|containerd-store|preview" ;;
+*) die "usage: scripts/ci.sh select|guard|annotate-comment|allow-destructive|verify-deployment|record-deployment|wait-for-staging|promote|containerd-store|preview" ;;
 esac
