@@ -290,7 +290,7 @@ $placeholders"
 			repo="$project-${staging##*/}-$component"
 			digest=$(ecr_image "$account" "$region" "$repo" "imageTag=deployed-$GITHUB_SHA" | jq -r '.digest // empty')
 			[ -n "$digest" ] ||
-				die "staging has not deployed $GITHUB_SHA: $registry/$repo has no image tagged deployed-$GITHUB_SHA (the staging deployment tags what it deployed once ECS runs it: see the deploy staging workflow of this commit)"
+				die "staging has not deployed $GITHUB_SHA: $registry/$repo has no image tagged deployed-$GITHUB_SHA (each staging deployment tags what it deployed once ECS runs it; a deployment that failed its check, or a push that a newer one replaced in the queue, tags nothing): release a commit that staging deployed"
 			printf -v "$component" '%s/%s@%s' "$registry" "$repo" "$digest"
 		done
 	fi
