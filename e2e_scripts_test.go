@@ -71,9 +71,11 @@ func TestE2ELocalRunsTheWholeCycle(t *testing.T) {
 	want := []string{
 		"config set sudoku:httpPort 18080",
 		"up --stack e2e-local --yes --non-interactive",
+		"preview --stack e2e-local --expect-no-changes", // a second preview finds nothing to do
 		"destroy --stack e2e-local --yes --non-interactive --target", // make down
 		"config set sudoku:phpTarget production",
 		"up --stack e2e-local --yes --non-interactive",
+		"preview --stack e2e-local --expect-no-changes",
 		"destroy --stack e2e-local --yes --non-interactive", // make destroy
 		"stack rm --yes --non-interactive",
 	}
@@ -82,7 +84,7 @@ func TestE2ELocalRunsTheWholeCycle(t *testing.T) {
 		t.Fatalf("pulumi was run as\n%s\nwant\n%s", strings.Join(calls, "\n"), strings.Join(want, "\n"))
 	}
 	for i, w := range want {
-		if !strings.HasPrefix(calls[i], w) || (i == 5 && strings.Contains(calls[i], "--target")) {
+		if !strings.HasPrefix(calls[i], w) || (i == 7 && strings.Contains(calls[i], "--target")) {
 			t.Errorf("pulumi call %d: %q, want %q", i+1, calls[i], w)
 		}
 	}
@@ -199,7 +201,8 @@ func TestE2EAWSUp(t *testing.T) {
 		"config set --stack e2e-1-1 sudoku:hostedZoneId Z123\n" +
 		"config rm --stack e2e-1-1 sudoku:allowHttpOnly\n" +
 		"preview --stack e2e-1-1 --json --show-sames --non-interactive\n" +
-		"up --stack e2e-1-1 --yes --non-interactive --skip-preview\n"
+		"up --stack e2e-1-1 --yes --non-interactive --skip-preview\n" +
+		"preview --stack e2e-1-1 --expect-no-changes --diff --non-interactive\n"
 	if string(calls) != want {
 		t.Errorf("pulumi was run as\n%s\nwant\n%s", calls, want)
 	}

@@ -63,6 +63,13 @@ db_sql() {
 	docker exec -i "$container" sh -c 'MYSQL_PWD=$(cat "$MYSQL_PASSWORD_FILE") exec mysql -usudoku_user -N sudoku' <<<"$1"
 }
 
+# local_no_changes fails unless a preview right after `make up` finds nothing to change: the
+# program's inputs must be what the providers read back (readback_test.go holds the
+# containers' to terraform-provider-docker's read).
+local_no_changes() {
+	local_stack pulumi preview --stack "$STACK" --expect-no-changes --diff --non-interactive
+}
+
 local_cleanup() {
 	local status=$?
 	trap - EXIT
@@ -89,6 +96,7 @@ e2e_local() {
 	# Another port than a developer's own local stack (8080), so that both can run.
 	local_stack pulumi config set sudoku:httpPort "${E2E_HTTP_PORT:-18080}" >/dev/null
 	phase "make up (development image, with Xdebug)" local_stack up
+	phase "pulumi preview after make up: no changes" local_no_changes
 	local marker
 	marker="e2e-$(date +%s)-$RANDOM"
 	db_sql "CREATE TABLE e2e_marker (v VARCHAR(64)); INSERT INTO e2e_marker VALUES ('$marker');"
@@ -96,6 +104,7 @@ e2e_local() {
 	# The second up runs the production image on the data and credentials the first left.
 	local_stack pulumi config set sudoku:phpTarget production >/dev/null
 	phase "make up (production image, kept data and credentials)" local_stack up
+	phase "pulumi preview after make up: no changes" local_no_changes
 	[ "$(db_sql "SELECT v FROM e2e_marker;")" = "$marker" ] ||
 		die "the row written before 'make down' is not there after 'make up': the data volume did not survive"
 	echo "The data written before 'make down' survived it."
@@ -165,6 +174,9 @@ e2e_aws_up() {
 	date +%s >"$work/e2e-aws-start"
 	phase "pulumi preview" pulumi preview --stack "$stack" --json --show-sames --non-interactive >"$work/e2e-preview.json"
 	phase "pulumi up" pulumi up --stack "$stack" --yes --non-interactive --skip-preview
+	# Right after up, nothing may be left to change: what the program asks for is what AWS
+	# and the providers read back.
+	phase "pulumi preview after up: no changes" pulumi preview --stack "$stack" --expect-no-changes --diff --non-interactive
 }
 
 # mask VALUE: keep VALUE out of GitHub Actions' logs from here on.
