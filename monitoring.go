@@ -1,3 +1,5 @@
+//go:build !sudoku_local
+
 package main
 
 import (

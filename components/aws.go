@@ -1,8 +1,9 @@
+//go:build !sudoku_local
+
 package components
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
@@ -109,30 +110,6 @@ func (a AwsAccount) arn(service, resource string) pulumi.StringOutput {
 // the stack protects) against deletion and replacement.
 func (rt AwsRuntime) stateful(parent pulumi.Resource) []pulumi.ResourceOption {
 	return []pulumi.ResourceOption{pulumi.Parent(parent), pulumi.Protect(rt.Protect)}
-}
-
-// fargateSizes lists the memory sizes (MiB) Fargate allows for each CPU size.
-var fargateSizes = map[int][]int{
-	256:   {512, 1024, 2048},
-	512:   steps(1024, 4096, 1024),
-	1024:  steps(2048, 8192, 1024),
-	2048:  steps(4096, 16384, 1024),
-	4096:  steps(8192, 30720, 1024),
-	8192:  steps(16384, 61440, 4096),
-	16384: steps(32768, 122880, 8192),
-}
-
-func steps(from, to, by int) []int {
-	var out []int
-	for v := from; v <= to; v += by {
-		out = append(out, v)
-	}
-	return out
-}
-
-// ValidFargateSize reports whether Fargate runs a task with cpu units and memory MiB.
-func ValidFargateSize(cpu, memory int) bool {
-	return slices.Contains(fargateSizes[cpu], memory)
 }
 
 // NewLogGroup creates a log group with the stack's retention, encrypted with the stack's key.

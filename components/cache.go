@@ -1,8 +1,6 @@
 package components
 
 import (
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -31,9 +29,9 @@ type Cache struct {
 	Image     *docker.Image
 	Container *docker.Container
 	Volume    *docker.Volume
-	// ReplicationGroup and Credentials are the ElastiCache group and its secret (AWS only).
-	ReplicationGroup *elasticache.ReplicationGroup
-	Credentials      *secretsmanager.Secret
+	// awsCache holds the AWS side's child resources (cache_aws.go): ReplicationGroup and
+	// Credentials.
+	awsCache
 }
 
 func (c *Cache) registerOutputs(ctx *pulumi.Context) error {

@@ -1,11 +1,13 @@
+//go:build !sudoku_local
+
 package components
 
 import (
 	"fmt"
-	"regexp"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -32,26 +34,6 @@ func (a AwsCacheArgs) withDefaults() AwsCacheArgs {
 		a.EngineVersion = "7.1"
 	}
 	return a
-}
-
-// redisVersions are the ElastiCache Redis OSS versions the program accepts: 6.x (AWS's alias
-// for the newest 6), 6.0, 6.2, and 7.0 or later 7s.
-var redisVersions = regexp.MustCompile(`^(6)\.(x|0|2)$|^(7)\.[0-9]+$`)
-
-// RedisParameterGroupFamily is the parameter group family of a Redis version: AWS names the
-// default groups default.redis6.x and default.redis7 (ElastiCache User Guide, "Redis OSS
-// specific parameters"), so 6.x versions share the family redis6.x; "" when version is not one
-// ElastiCache offers.
-func RedisParameterGroupFamily(version string) string {
-	m := redisVersions.FindStringSubmatch(version)
-	switch {
-	case m == nil:
-		return ""
-	case m[1] == "6":
-		return "redis6.x"
-	default:
-		return "redis7"
-	}
 }
 
 func (a AwsCacheArgs) validate() error {
@@ -165,4 +147,11 @@ func newElastiCache(ctx *pulumi.Context, name string, a AwsCacheArgs, c *Cache) 
 	c.Credentials = secret.resource
 	c.URLSecret = secret.key(c.URL, "REDIS_URL")
 	return nil
+}
+
+// awsCache is the ElastiCache side of a Cache.
+type awsCache struct {
+	// ReplicationGroup and Credentials are the ElastiCache group and its secret (AWS only).
+	ReplicationGroup *elasticache.ReplicationGroup
+	Credentials      *secretsmanager.Secret
 }

@@ -1,8 +1,6 @@
 package components
 
 import (
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -57,9 +55,9 @@ type Database struct {
 	Image     *docker.Image
 	Container *docker.Container
 	Volume    *docker.Volume
-	// Cluster and Credentials are the Aurora cluster and its Secrets Manager secret (AWS only).
-	Cluster     *rds.Cluster
-	Credentials *secretsmanager.Secret
+	// awsDatabase holds the AWS side's child resources (database_aws.go): Cluster and
+	// Credentials.
+	awsDatabase
 }
 
 func (d *Database) registerOutputs(ctx *pulumi.Context) error {

@@ -1,3 +1,5 @@
+//go:build !sudoku_local
+
 package components
 
 import (
@@ -6,6 +8,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -60,38 +63,8 @@ func (a AwsDatabaseArgs) withDefaults() AwsDatabaseArgs {
 	return a
 }
 
-// DefaultAuroraVersion is the newest patch of Aurora MySQL 3.10 that AWS's release notes list
-// (2026-03-30). 3.10 is a long-term support release: AWS keeps an LTS minor version for at
-// least three years (or to the end of standard support of Aurora MySQL 3), where a minor
-// version such as 3.08 gets about twelve months, after which AWS no longer creates clusters
-// with it ("Long-term support (LTS) and beta releases for Amazon Aurora MySQL").
-const DefaultAuroraVersion = "8.0.mysql_aurora.3.10.4"
-
 // Serverless reports whether the instances are Aurora Serverless v2.
 func (a AwsDatabaseArgs) Serverless() bool { return a.InstanceClass == ServerlessClass }
-
-// ServerlessClass is the instance class of Aurora Serverless v2.
-const ServerlessClass = "db.serverless"
-
-// auroraMinor is the Aurora MySQL 3 minor version of an engine version such as
-// 8.0.mysql_aurora.3.08.2 (8), or -1.
-func auroraMinor(version string) int {
-	var minor, patch int
-	if _, err := fmt.Sscanf(version, "8.0.mysql_aurora.3.%d.%d", &minor, &patch); err != nil {
-		return -1
-	}
-	return minor
-}
-
-// ValidAcu reports whether acu is a Serverless v2 capacity: 0 to 256 in steps of 0.5.
-func ValidAcu(acu float64) bool {
-	return acu >= 0 && acu <= 256 && acu*2 == float64(int(acu*2))
-}
-
-// AcuCanPause reports whether an engine version lets a Serverless v2 cluster scale to 0 ACU
-// and pause: Aurora MySQL 3.08.0 and later (Aurora user guide, "Scaling to zero ACUs with
-// automatic pause and resume").
-func AcuCanPause(version string) bool { return auroraMinor(version) >= 8 }
 
 func (a AwsDatabaseArgs) validate() error {
 	if err := a.Runtime.validate("database", false); err != nil {
@@ -351,4 +324,11 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 		Version: pulumi.String("managed-by-rds").ToStringOutput(),
 	}
 	return nil
+}
+
+// awsDatabase is the Aurora side of a Database.
+type awsDatabase struct {
+	// Cluster and Credentials are the Aurora cluster and its Secrets Manager secret (AWS only).
+	Cluster     *rds.Cluster
+	Credentials *secretsmanager.Secret
 }

@@ -1,9 +1,6 @@
 package components
 
 import (
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/wafv2"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -28,13 +25,9 @@ type LoadBalancer struct {
 	// Image and Container are the reverse proxy (Docker only).
 	Image     *docker.Image
 	Container *docker.Container
-	// Alb and the target groups are the AWS side (AWS only), with the access logs' bucket
-	// and the WAF web ACL (nil when the WAF is off).
-	Alb                *lb.LoadBalancer
-	AppTargetGroup     *lb.TargetGroup
-	MercureTargetGroup *lb.TargetGroup
-	AccessLogs         *s3.BucketV2
-	WebACL             *wafv2.WebAcl
+	// awsLoadBalancer holds the AWS side's child resources (loadbalancer_aws.go): Alb, its
+	// target groups, access-log bucket and web ACL.
+	awsLoadBalancer
 }
 
 func (l *LoadBalancer) registerOutputs(ctx *pulumi.Context) error {

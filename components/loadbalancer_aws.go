@@ -1,3 +1,5 @@
+//go:build !sudoku_local
+
 package components
 
 import (
@@ -466,4 +468,15 @@ func webACL(ctx *pulumi.Context, name string, a AwsLoadBalancerArgs, l *LoadBala
 		ResourceArn: acl.Arn, LogDestinationConfigs: pulumi.StringArray{logs.Arn},
 	}, pulumi.Parent(l))
 	return acl, err
+}
+
+// awsLoadBalancer is the ALB side of a LoadBalancer.
+type awsLoadBalancer struct {
+	// Alb and the target groups are the AWS side (AWS only), with the access logs' bucket
+	// and the WAF web ACL (nil when the WAF is off).
+	Alb                *lb.LoadBalancer
+	AppTargetGroup     *lb.TargetGroup
+	MercureTargetGroup *lb.TargetGroup
+	AccessLogs         *s3.BucketV2
+	WebACL             *wafv2.WebAcl
 }

@@ -5,10 +5,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -44,13 +40,9 @@ type MercureHub struct {
 	Image     *docker.Image
 	Container *docker.Container
 	Volume    *docker.Volume
-	// Repository, TaskDefinition, Service, LogGroup and Keys are the ECR repository, the
-	// task definition, the ECS service, its log group and the JWT keys' secret (AWS only).
-	Repository     *ecr.Repository
-	TaskDefinition *ecs.TaskDefinition
-	Service        *ecs.Service
-	LogGroup       *cloudwatch.LogGroup
-	Keys           *secretsmanager.Secret
+	// awsMercureHub holds the AWS side's child resources (mercure_aws.go): Repository,
+	// TaskDefinition, Service, LogGroup and Keys.
+	awsMercureHub
 }
 
 func (m *MercureHub) registerOutputs(ctx *pulumi.Context) error {

@@ -1,8 +1,14 @@
+//go:build !sudoku_local
+
 package components
 
 import (
 	"fmt"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/servicediscovery"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -149,4 +155,15 @@ func newMercureFargate(ctx *pulumi.Context, name string, a AwsMercureHubArgs, m 
 	m.PublisherJWTKey = m.PublisherKey.Value
 	m.SubscriberJWTKey = m.SubscriberKey.Value
 	return nil
+}
+
+// awsMercureHub is the ECS side of a MercureHub.
+type awsMercureHub struct {
+	// Repository, TaskDefinition, Service, LogGroup and Keys are the ECR repository, the
+	// task definition, the ECS service, its log group and the JWT keys' secret (AWS only).
+	Repository     *ecr.Repository
+	TaskDefinition *ecs.TaskDefinition
+	Service        *ecs.Service
+	LogGroup       *cloudwatch.LogGroup
+	Keys           *secretsmanager.Secret
 }

@@ -1,8 +1,6 @@
 package components
 
 import (
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -29,9 +27,8 @@ type Network struct {
 
 	// DockerNetwork is the bridge network (Docker only).
 	DockerNetwork *docker.Network
-	// Vpc and FlowLogs are the VPC and its flow log group (AWS only).
-	Vpc      *ec2.Vpc
-	FlowLogs *cloudwatch.LogGroup
+	// awsNetwork holds the AWS side's child resources (network_aws.go): Vpc and FlowLogs.
+	awsNetwork
 }
 
 func (n *Network) registerOutputs(ctx *pulumi.Context) error {

@@ -1,3 +1,5 @@
+//go:build !sudoku_local
+
 package components
 
 import (
@@ -5,6 +7,7 @@ import (
 	"math/big"
 	"net"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
@@ -108,7 +111,7 @@ const (
 	TierMercure = "mercure"
 )
 
-type awsNetwork struct {
+type vpcBuilder struct {
 	ctx    *pulumi.Context
 	name   string
 	args   AwsNetworkArgs
@@ -131,7 +134,7 @@ func NewAwsNetwork(ctx *pulumi.Context, name string, args *AwsNetworkArgs, opts 
 	if err := ctx.RegisterComponentResource(typePrefix+"Network", name, n, opts...); err != nil {
 		return nil, err
 	}
-	b := &awsNetwork{ctx: ctx, name: name, args: a, n: n, sgs: map[string]*ec2.SecurityGroup{}}
+	b := &vpcBuilder{ctx: ctx, name: name, args: a, n: n, sgs: map[string]*ec2.SecurityGroup{}}
 	for _, step := range []func() error{b.createVpc, b.createPublicSubnets, b.createPrivateSubnets, b.createSecurityGroups, b.createEndpoints, b.createFlowLogs} {
 		if err := step(); err != nil {
 			return nil, fmt.Errorf("network: %w", err)
@@ -150,11 +153,11 @@ func NewAwsNetwork(ctx *pulumi.Context, name string, args *AwsNetworkArgs, opts 
 	return n, n.registerOutputs(ctx)
 }
 
-func (b *awsNetwork) opts() pulumi.ResourceOption { return pulumi.Parent(b.n) }
+func (b *vpcBuilder) opts() pulumi.ResourceOption { return pulumi.Parent(b.n) }
 
 func nameTag(name string) pulumi.StringMap { return pulumi.StringMap{"Name": pulumi.String(name)} }
 
-func (b *awsNetwork) createVpc() error {
+func (b *vpcBuilder) createVpc() error {
 	var err error
 	b.vpc, err = ec2.NewVpc(b.ctx, b.name+"-vpc", &ec2.VpcArgs{
 		CidrBlock:          pulumi.String(b.args.CidrBlock),
@@ -174,7 +177,7 @@ func (b *awsNetwork) createVpc() error {
 	return err
 }
 
-func (b *awsNetwork) subnet(tier string, i int, offset int) (*ec2.Subnet, error) {
+func (b *vpcBuilder) subnet(tier string, i int, offset int) (*ec2.Subnet, error) {
 	az := b.args.AvailabilityZones[i]
 	cidr, err := SubnetCIDR(b.args.CidrBlock, subnetBits, offset+i)
 	if err != nil {
@@ -193,7 +196,7 @@ func (b *awsNetwork) subnet(tier string, i int, offset int) (*ec2.Subnet, error)
 	}, b.opts())
 }
 
-func (b *awsNetwork) createPublicSubnets() error {
+func (b *vpcBuilder) createPublicSubnets() error {
 	igw, err := ec2.NewInternetGateway(b.ctx, b.name+"-igw", &ec2.InternetGatewayArgs{
 		VpcId: b.vpc.ID(),
 		Tags:  nameTag(physicalName(b.ctx, "igw")),
@@ -236,7 +239,7 @@ func (b *awsNetwork) createPublicSubnets() error {
 
 // natGateways creates the NAT gateways the strategy asks for: one per AZ, one in the first
 // AZ, or none.
-func (b *awsNetwork) natGateways() ([]*ec2.NatGateway, error) {
+func (b *vpcBuilder) natGateways() ([]*ec2.NatGateway, error) {
 	count := map[string]int{NatOnePerAz: len(b.public), NatSingle: 1, NatNone: 0}[b.args.NatGateways]
 	var nats []*ec2.NatGateway
 	for i := 0; i < count; i++ {
@@ -261,7 +264,7 @@ func (b *awsNetwork) natGateways() ([]*ec2.NatGateway, error) {
 	return nats, nil
 }
 
-func (b *awsNetwork) createPrivateSubnets() error {
+func (b *vpcBuilder) createPrivateSubnets() error {
 	nats, err := b.natGateways()
 	if err != nil {
 		return err
@@ -305,7 +308,7 @@ func (b *awsNetwork) createPrivateSubnets() error {
 // images, reading secrets, writing logs, and ECS Exec.
 var interfaceEndpoints = []string{"ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssmmessages"}
 
-func (b *awsNetwork) createEndpoints() error {
+func (b *vpcBuilder) createEndpoints() error {
 	tables := pulumi.StringArray{}
 	for _, t := range b.routes {
 		tables = append(tables, t.ID())
@@ -351,7 +354,7 @@ func (b *awsNetwork) createEndpoints() error {
 	return nil
 }
 
-func (b *awsNetwork) createFlowLogs() error {
+func (b *vpcBuilder) createFlowLogs() error {
 	group, err := NewLogGroup(b.ctx, b.name+"-flow-logs", fmt.Sprintf("/%s/%s/vpc-flow-logs", b.ctx.Project(), b.ctx.Stack()),
 		b.args.FlowLogRetentionDays, b.args.KmsKeyArn, b.opts())
 	if err != nil {
@@ -383,7 +386,7 @@ func (b *awsNetwork) createFlowLogs() error {
 	return err
 }
 
-func (b *awsNetwork) securityGroup(tier, description string) (*ec2.SecurityGroup, error) {
+func (b *vpcBuilder) securityGroup(tier, description string) (*ec2.SecurityGroup, error) {
 	// Rules are separate resources (below), one per rule, each with a description; the
 	// group itself declares none, so AWS's default allow-all egress is removed.
 	return ec2.NewSecurityGroup(b.ctx, b.name+"-"+tier, &ec2.SecurityGroupArgs{
@@ -396,7 +399,7 @@ func (b *awsNetwork) securityGroup(tier, description string) (*ec2.SecurityGroup
 // createSecurityGroups builds the chain: internet -> ALB (80, 443) -> app (8080) and hub
 // (3000); the app also reaches the hub to publish. Tasks reach AWS APIs over HTTPS. The
 // database and cache add their own groups, open to the app only.
-func (b *awsNetwork) createSecurityGroups() error {
+func (b *vpcBuilder) createSecurityGroups() error {
 	for _, g := range []struct{ tier, description string }{
 		{TierAlb, "Load balancer: HTTP and HTTPS from the internet"},
 		{TierApp, "App tasks: HTTP from the load balancer"},
@@ -477,4 +480,11 @@ func allowTCP(ctx *pulumi.Context, name string, from, to pulumi.StringInput, por
 		return err
 	}
 	return ingress(ctx, name+"-in", to, tcpRule{port: port, peer: from, description: description}, parent)
+}
+
+// awsNetwork is the VPC side of a Network.
+type awsNetwork struct {
+	// Vpc and FlowLogs are the VPC and its flow log group (AWS only).
+	Vpc      *ec2.Vpc
+	FlowLogs *cloudwatch.LogGroup
 }

@@ -8,10 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -33,13 +29,9 @@ type PhpService struct {
 	Image *docker.Image
 	// Container is the app container (Docker only).
 	Container *docker.Container
-	// Repository, TaskDefinition, Service, LogGroup and Secret (APP_SECRET) are the ECS
-	// side (AWS only).
-	Repository     *ecr.Repository
-	TaskDefinition *ecs.TaskDefinition
-	Service        *ecs.Service
-	LogGroup       *cloudwatch.LogGroup
-	Secret         *secretsmanager.Secret
+	// awsPhpService holds the AWS side's child resources (php_aws.go): Repository,
+	// TaskDefinition, Service, LogGroup and Secret (APP_SECRET).
+	awsPhpService
 }
 
 func (p *PhpService) registerOutputs(ctx *pulumi.Context) error {

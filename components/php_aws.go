@@ -1,9 +1,15 @@
+//go:build !sudoku_local
+
 package components
 
 import (
 	"fmt"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/appautoscaling"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecs"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -226,4 +232,15 @@ func autoScale(ctx *pulumi.Context, name string, a AwsPhpServiceArgs, rt AwsRunt
 		}
 	}
 	return nil
+}
+
+// awsPhpService is the ECS side of a PhpService.
+type awsPhpService struct {
+	// Repository, TaskDefinition, Service, LogGroup and Secret (APP_SECRET) are the ECS
+	// side (AWS only).
+	Repository     *ecr.Repository
+	TaskDefinition *ecs.TaskDefinition
+	Service        *ecs.Service
+	LogGroup       *cloudwatch.LogGroup
+	Secret         *secretsmanager.Secret
 }

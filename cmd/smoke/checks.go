@@ -157,8 +157,8 @@ func accepted(u *url.URL, v uint16, c *checker) bool {
 }
 
 // checkMercure subscribes to a new topic with a subscriber JWT, publishes a private update
-// to it with a publisher JWT, and waits 5 seconds for the update to arrive, all through the
-// stack's own origin.
+// to it with a publisher JWT, and waits -mercure-wait (5 s) for the update to arrive, all
+// through the stack's own origin.
 func (c *checker) checkMercure(ctx context.Context) error {
 	if c.publisherKey == "" || c.subscriberKey == "" {
 		return errors.New("MERCURE_PUBLISHER_JWT_KEY and MERCURE_SUBSCRIBER_JWT_KEY are not set (or run with -mercure=false)")
@@ -206,8 +206,8 @@ func (c *checker) checkMercure(ctx context.Context) error {
 	select {
 	case <-got:
 		return nil
-	case <-time.After(5 * time.Second):
-		return errors.New("the subscriber did not receive the update within 5 seconds")
+	case <-time.After(c.mercureWait):
+		return fmt.Errorf("the subscriber did not receive the update within %s", c.mercureWait)
 	}
 }
 

@@ -5,6 +5,10 @@
 //	MERCURE_PUBLISHER_JWT_KEY=... MERCURE_SUBSCRIBER_JWT_KEY=... \
 //	go run ./cmd/smoke [-timeout 60s] [-status public|hidden] [-min-tls 1.2|1.3] [-http-port 80] [-ca FILE] URL
 //
+// or, for a local stack, with its outputs instead of the URL and the keys (make up):
+//
+//	pulumi stack output --json --show-secrets | go run ./cmd/smoke -outputs -
+//
 // In order:
 //   - status: with -status public (the default, as locally), URL/status.php?strict=1 answers
 //     200, or names MySQL or Redis and why; with -status hidden (AWS), /status.php is a 404
@@ -51,6 +55,7 @@ type checker struct {
 	minTLS        uint16
 	httpPort      int
 	mercure       bool
+	mercureWait   time.Duration
 	publisherKey  string
 	subscriberKey string
 }
@@ -64,21 +69,39 @@ func run(args []string, stdout, stderr io.Writer) int {
 	caFile := flags.String("ca", "", "a PEM file of certificate authorities to trust instead of the system's")
 	httpPort := flags.Int("http-port", 80, "for an https URL: the port that serves plain HTTP (and must redirect)")
 	mercure := flags.Bool("mercure", true, "check a Mercure round trip (needs MERCURE_PUBLISHER_JWT_KEY and MERCURE_SUBSCRIBER_JWT_KEY)")
+	mercureWait := flags.Duration("mercure-wait", 5*time.Second, "how long the subscriber waits for the published update")
+	outputsFile := flags.String("outputs", "", "a local stack's `pulumi stack output --json --show-secrets` (- for stdin): its url and hub keys, instead of URL and the environment")
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: smoke [-timeout 60s] [-status public|hidden] [-min-tls 1.2|1.3] [-http-port 80] [-ca FILE] [-mercure=false] URL")
+		fmt.Fprintln(stderr, "usage: smoke [-timeout 60s] [-status public|hidden] [-min-tls 1.2|1.3] [-http-port 80] [-ca FILE] [-mercure=false] URL | -outputs FILE")
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
+	url, publisher, subscriber := flags.Arg(0), os.Getenv("MERCURE_PUBLISHER_JWT_KEY"), os.Getenv("MERCURE_SUBSCRIBER_JWT_KEY")
+	if *outputsFile != "" {
+		if flags.NArg() != 0 {
+			flags.Usage()
+			return 2
+		}
+		outputs, err := readOutputs(*outputsFile, os.Stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "smoke: -outputs: %v\n", err)
+			return 2
+		}
+		url, publisher, subscriber = outputs.URL, outputs.PublisherKey, outputs.SubscriberKey
+	} else if flags.NArg() != 1 {
+		flags.Usage()
+		return 2
+	}
 	versions := map[string]uint16{"1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
-	if flags.NArg() != 1 || !strings.HasPrefix(flags.Arg(0), "http") || (*status != "public" && *status != "hidden") || versions[*minTLS] == 0 {
+	if !strings.HasPrefix(url, "http") || (*status != "public" && *status != "hidden") || versions[*minTLS] == 0 {
 		flags.Usage()
 		return 2
 	}
 	c := &checker{
-		base: strings.TrimSuffix(flags.Arg(0), "/"), statusPublic: *status == "public", minTLS: versions[*minTLS], httpPort: *httpPort, mercure: *mercure,
-		publisherKey: os.Getenv("MERCURE_PUBLISHER_JWT_KEY"), subscriberKey: os.Getenv("MERCURE_SUBSCRIBER_JWT_KEY"),
+		base: strings.TrimSuffix(url, "/"), statusPublic: *status == "public", minTLS: versions[*minTLS], httpPort: *httpPort, mercure: *mercure,
+		mercureWait: *mercureWait, publisherKey: publisher, subscriberKey: subscriber,
 	}
 	if *caFile != "" {
 		pem, err := os.ReadFile(*caFile)
@@ -109,6 +132,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "smoke: %s keeps its promises.\n", c.base)
 	return 0
+}
+
+// stackOutputs is what smoke reads of a local stack's outputs (local.go).
+type stackOutputs struct {
+	URL           string `json:"url"`
+	PublisherKey  string `json:"mercurePublisherJwtKey"`
+	SubscriberKey string `json:"mercureSubscriberJwtKey"`
+}
+
+// readOutputs reads `pulumi stack output --json --show-secrets` from file ("-": stdin).
+func readOutputs(file string, stdin io.Reader) (stackOutputs, error) {
+	var o stackOutputs
+	in := stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return o, err
+		}
+		defer f.Close()
+		in = f
+	}
+	if err := json.NewDecoder(in).Decode(&o); err != nil {
+		return o, fmt.Errorf("not the JSON of pulumi stack output --json: %w", err)
+	}
+	if o.URL == "" {
+		return o, errors.New("the outputs have no url")
+	}
+	return o, nil
 }
 
 type check struct {

@@ -158,7 +158,8 @@ func TestSmokeKeepsAndBreaksPromises(t *testing.T) {
 		{"status public where it must be hidden", &fakeStack{status: []string{healthy}}, []string{"-status", "hidden"}, 1, "status: /status.php answers 200 OK; it must not be served"},
 		{"no security headers", &fakeStack{status: []string{healthy}, noHeaders: true}, nil, 1, `headers: / lacks security headers: `},
 		{"a dotfile served", &fakeStack{status: []string{healthy}, servesDotenv: true}, nil, 1, "refused paths: /.env answers 200 OK; it must not be served"},
-		{"the hub drops updates", &fakeStack{status: []string{healthy}, hubDrops: true}, nil, 1, "mercure: the subscriber did not receive the update within 5 seconds"},
+		// Nothing ever arrives, so a short wait cannot make this pass or fail by luck.
+		{"the hub drops updates", &fakeStack{status: []string{healthy}, hubDrops: true}, []string{"-mercure-wait", "100ms"}, 1, "mercure: the subscriber did not receive the update within 100ms"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -212,6 +213,31 @@ func TestSmokeGivesUpWithTheLastAnswer(t *testing.T) {
 	}
 	if calls.Load() != 2 {
 		t.Errorf("%d requests, want 2", calls.Load())
+	}
+}
+
+// With -outputs, smoke takes the URL and the hub's keys from a local stack's outputs (as
+// pulumi stack output --json --show-secrets prints them), which make up pipes to it.
+func TestSmokeReadsAStacksOutputs(t *testing.T) {
+	base := serve(t, &fakeStack{status: []string{healthy}})
+	outputs := filepath.Join(t.TempDir(), "outputs.json")
+	doc := `{"url": "` + base + `", "mercurePublisherJwtKey": "publisher-key", "mercureSubscriberJwtKey": "subscriber-key", "databaseUrl": "mysql://x"}`
+	if err := os.WriteFile(outputs, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := smoke(t, nil, "-outputs", outputs); code != 0 || !strings.Contains(out, "a private update reached its subscriber") || strings.Contains(out+errOut, "publisher-key") {
+		t.Errorf("exit %d:\n%s%s", code, out, errOut)
+	}
+	for _, bad := range []string{`{"url": ""}`, `not json`} {
+		if err := os.WriteFile(outputs, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, errOut := smoke(t, nil, "-outputs", outputs); code != 2 || !strings.Contains(errOut, "smoke: -outputs:") {
+			t.Errorf("%s: exit %d, %s", bad, code, errOut)
+		}
+	}
+	if code, _, errOut := smoke(t, nil, "-outputs", outputs, base); code != 2 || !strings.Contains(errOut, "usage:") {
+		t.Errorf("-outputs with a URL: exit %d, %s", code, errOut)
 	}
 }
 
