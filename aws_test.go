@@ -64,6 +64,7 @@ func securityGroups(run *stackRun) map[string]string {
 }
 
 func TestStagingOpensOnlyTheLoadBalancerToTheInternet(t *testing.T) {
+	t.Parallel()
 	run := staging(t, map[string]string{"natGateways": "none"})
 	groups := securityGroups(run)
 	open := 0
@@ -105,6 +106,7 @@ func TestStagingOpensOnlyTheLoadBalancerToTheInternet(t *testing.T) {
 // Aurora and Redis accept connections from the app's security group, on their port, and
 // from nothing else.
 func TestStagingDataStoresAreReachableOnlyFromTheApp(t *testing.T) {
+	t.Parallel()
 	run := staging(t, nil)
 	groups := securityGroups(run)
 	appSG := ""
@@ -199,6 +201,7 @@ func serviceContainer(t *testing.T, r *mocks.Resource) containerDef {
 // Secrets reach tasks through ECS `secrets` (Secrets Manager ARN + JSON key), never through
 // the plaintext environment; the execution role may read exactly those secrets.
 func TestStagingSecretsStayOutOfTaskEnvironments(t *testing.T) {
+	t.Parallel()
 	run := staging(t, nil)
 	secrets := run.GeneratedSecrets()
 	// The app's own container gets neither the administrator's password nor the migrator's
@@ -308,6 +311,7 @@ func sorted(in []string) []string {
 }
 
 func TestStagingEncryptsBacksUpAndKeepsLogs(t *testing.T) {
+	t.Parallel()
 	run := staging(t, nil)
 	cluster := run.Named("aws:rds/cluster:Cluster", "db-cluster")
 	if !boolean(cluster, "storageEncrypted") || !strings.HasPrefix(str(cluster, "kmsKeyId"), "arn:aws:kms:") {
@@ -372,6 +376,7 @@ func TestStagingEncryptsBacksUpAndKeepsLogs(t *testing.T) {
 }
 
 func TestStagingTasksArePrivate(t *testing.T) {
+	t.Parallel()
 	run := staging(t, nil)
 	services := run.OfType("aws:ecs/service:Service")
 	if len(services) != 2 {
@@ -419,6 +424,7 @@ func TestStagingTasksArePrivate(t *testing.T) {
 // The Bolt transport is single-node: exactly one hub, never two during a deployment, and no
 // auto scaling that could add one.
 func TestStagingRunsExactlyOneMercureHub(t *testing.T) {
+	t.Parallel()
 	run := staging(t, map[string]string{"phpMinTasks": "3", "phpMaxTasks": "9"})
 	hub := run.Named("aws:ecs/service:Service", "mercure-service")
 	if num(hub, "desiredCount") != 1 || num(hub, "deploymentMaximumPercent") != 100 || num(hub, "deploymentMinimumHealthyPercent") != 0 {
@@ -460,6 +466,7 @@ func TestStagingRunsExactlyOneMercureHub(t *testing.T) {
 }
 
 func TestStagingProtectsStatefulResources(t *testing.T) {
+	t.Parallel()
 	stateful := []string{
 		"aws:rds/cluster:Cluster", "aws:elasticache/replicationGroup:ReplicationGroup",
 		"aws:ecr/repository:Repository", "aws:secretsmanager/secret:Secret", "aws:kms/key:Key",
@@ -484,6 +491,7 @@ func TestStagingProtectsStatefulResources(t *testing.T) {
 }
 
 func TestStagingUsesTheTaggedProviderEverywhere(t *testing.T) {
+	t.Parallel()
 	run := staging(t, nil)
 	p := run.Named("pulumi:providers:aws", "aws")
 	if p == nil {
@@ -504,6 +512,7 @@ func TestStagingUsesTheTaggedProviderEverywhere(t *testing.T) {
 }
 
 func TestStagingNetworkLayout(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		nat                  string
 		nats, endpoints, azs int
@@ -543,6 +552,7 @@ func TestStagingNetworkLayout(t *testing.T) {
 }
 
 func TestStagingHTTPSModes(t *testing.T) {
+	t.Parallel()
 	const cert = "arn:aws:acm:eu-central-1:123456789012:certificate/0e8d1ab4-1b2c-4c5d-8e9f-0a1b2c3d4e5f"
 	cases := []struct {
 		name       string
@@ -592,6 +602,7 @@ func TestStagingHTTPSModes(t *testing.T) {
 }
 
 func TestStagingLoadBalancer(t *testing.T) {
+	t.Parallel()
 	run := staging(t, nil)
 	alb := run.Named("aws:lb/loadBalancer:LoadBalancer", "lb-alb")
 	if boolean(alb, "internal") || !boolean(alb, "dropInvalidHeaderFields") || !boolean(alb, "enableDeletionProtection") {
@@ -609,6 +620,7 @@ func TestStagingLoadBalancer(t *testing.T) {
 }
 
 func TestStagingMonitoring(t *testing.T) {
+	t.Parallel()
 	run := staging(t, map[string]string{"alarmEmails": `["oncall@example.com"]`, "cacheReplica": "true"})
 	alarms := map[string]bool{}
 	for _, a := range run.OfType("aws:cloudwatch/metricAlarm:MetricAlarm") {
@@ -647,6 +659,7 @@ func TestStagingMonitoring(t *testing.T) {
 // ECS CloudWatch metrics"). So without it, no alarm or dashboard widget may read that
 // namespace, and each service still has an alarm for running short of tasks.
 func TestAlarmsReadMetricsThatExist(t *testing.T) {
+	t.Parallel()
 	for _, insights := range []string{"true", "false"} {
 		t.Run("containerInsights="+insights, func(t *testing.T) {
 			run := staging(t, map[string]string{"containerInsights": insights})
@@ -679,6 +692,7 @@ func TestAlarmsReadMetricsThatExist(t *testing.T) {
 }
 
 func TestStagingOutputs(t *testing.T) {
+	t.Parallel()
 	run := staging(t, nil)
 	for _, k := range []string{"url", "mercureUrl", "albDnsName", "ecrRepositoryUrls", "clusterName", "serviceNames",
 		"dbEndpoint", "dbReaderEndpoint", "redisEndpoint", "secretArns", "logGroups", "alarmTopicArn", "dashboardName"} {
@@ -697,6 +711,7 @@ func TestStagingOutputs(t *testing.T) {
 }
 
 func TestStagingConfigIsValidated(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name      string
 		overrides map[string]string
@@ -776,6 +791,7 @@ func copyDir(t *testing.T, src string) string {
 // the reverted app (a new digest) must not be pushed under a tag the repository holds. An
 // unchanged app then means no build, no push and no new task definition.
 func TestStagingDeploysARevert(t *testing.T) {
+	t.Parallel()
 	app := copyDir(t, "app")
 	page := filepath.Join(app, "public", "index.php")
 	original, err := os.ReadFile(page)
@@ -823,6 +839,7 @@ func TestStagingDeploysARevert(t *testing.T) {
 // version ID in the task definition makes a new value a new revision, so ECS rolls the
 // services that read it, and only those.
 func TestStagingChangedSecretRollsItsServices(t *testing.T) {
+	t.Parallel()
 	first, err := runStackWith(t, "staging", nil, mocks.Options{Generation: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -866,6 +883,7 @@ func TestStagingChangedSecretRollsItsServices(t *testing.T) {
 // either service, reaches the alarm topic, which the topic's and the key's policies let
 // EventBridge publish to.
 func TestStagingReportsFailedDeployments(t *testing.T) {
+	t.Parallel()
 	run := staging(t, nil)
 	rule := run.Named("aws:cloudwatch/eventRule:EventRule", "deployment-failed")
 	if rule == nil {
@@ -931,6 +949,7 @@ func TestStagingReportsFailedDeployments(t *testing.T) {
 // ECS Exec is off unless a stack asks for it; then its sessions are encrypted with the
 // stack's key and logged to an encrypted log group, which the task role may write to.
 func TestStagingEcsExec(t *testing.T) {
+	t.Parallel()
 	off := staging(t, nil)
 	if n := len(off.OfType("aws:iam/rolePolicy:RolePolicy")); off.Named("aws:iam/rolePolicy:RolePolicy", "app-task") != nil {
 		t.Errorf("with ECS Exec off, the app's task role has a policy (%d policies)", n)
@@ -986,6 +1005,7 @@ func policyOf(t *testing.T, r *mocks.Resource, key string) policyDoc {
 // What AWS Foundational Security Best Practices, trivy and Checkov ask of the staging
 // resources; each would fail if its property were removed.
 func TestStagingSecurityBaseline(t *testing.T) {
+	t.Parallel()
 	run := staging(t, map[string]string{"natGateways": "none"})
 	key := run.Named("aws:kms/key:Key", "data-key")
 	keyArn := key.Outputs["arn"].StringValue()
@@ -1094,6 +1114,7 @@ func TestStagingSecurityBaseline(t *testing.T) {
 // The load balancer's access logs go to a bucket of the stack's that nobody else may read,
 // that accepts only TLS, keeps its logs for the retention, and is protected.
 func TestStagingAccessLogBucket(t *testing.T) {
+	t.Parallel()
 	run := staging(t, nil)
 	bucket := run.Named("aws:s3/bucketV2:BucketV2", "lb-access-logs")
 	if bucket == nil {
@@ -1137,6 +1158,7 @@ func TestStagingAccessLogBucket(t *testing.T) {
 // The WAF is on by default (staging turns it off): AWS's managed rule groups and a per-IP
 // rate limit, attached to the load balancer, its requests logged and encrypted.
 func TestStagingWaf(t *testing.T) {
+	t.Parallel()
 	if n := len(staging(t, nil).OfType("aws:wafv2/webAcl:WebAcl")); n != 0 {
 		t.Errorf("staging opts out of the WAF, yet has %d web ACLs", n)
 	}
@@ -1166,6 +1188,7 @@ func TestStagingWaf(t *testing.T) {
 
 // The levers staging uses to cost less, each a config key whose default is the safe choice.
 func TestStagingCostLevers(t *testing.T) {
+	t.Parallel()
 	t.Run("Aurora Serverless v2 that pauses", func(t *testing.T) {
 		run := staging(t, map[string]string{"dbInstanceClass": "db.serverless", "dbMinAcu": "0", "dbMaxAcu": "2", "dbAutoPauseMinutes": "20"})
 		cluster := run.Named("aws:rds/cluster:Cluster", "db-cluster")
@@ -1234,6 +1257,7 @@ func TestStagingCostLevers(t *testing.T) {
 // A task stops within its stopTimeout, and Fargate Spot's notice is two minutes: PHP-FPM's
 // graceful stop (process_control_timeout) must end before ECS kills the task.
 func TestAppStopsWithinItsStopTimeout(t *testing.T) {
+	t.Parallel()
 	pool := appImageFile(t, "/usr/local/etc/php-fpm.d/zz-app.conf")
 	m := regexp.MustCompile(`(?m)^process_control_timeout = ([0-9]+)s$`).FindStringSubmatch(pool)
 	if m == nil {
@@ -1250,6 +1274,7 @@ func TestAppStopsWithinItsStopTimeout(t *testing.T) {
 // exits 0 (an essential container cannot be a SUCCESS dependency). Its output goes to the
 // app's log group.
 func TestStagingReleaseStepRunsFirst(t *testing.T) {
+	t.Parallel()
 	run := staging(t, nil)
 	td := run.Named("aws:ecs/taskDefinition:TaskDefinition", "app-task")
 	// On a first deploy, nothing that connects to Aurora may start before its writer exists:

@@ -26,6 +26,7 @@ func goList(t *testing.T, args ...string) string {
 // the tag links, as go build would, without compiling anything. The whole program still has
 // it, and the pulumi-aws SDK is its largest part (21 packages, most of a cold build).
 func TestLocalBuildLeavesOutTheAWSSide(t *testing.T) {
+	t.Parallel()
 	local := goList(t, "-tags", localBuildTag, "-deps", ".")
 	for _, pkg := range strings.Fields(local) {
 		if strings.HasPrefix(pkg, "github.com/pulumi/pulumi-aws/") {
@@ -45,6 +46,7 @@ func TestLocalBuildLeavesOutTheAWSSide(t *testing.T) {
 // Built for local stacks, the program refuses a stack that targets aws before it creates
 // anything: its deployAws is local_only.go's, which answers errBuiltForLocal.
 func TestLocalBuildRefusesAnAWSStack(t *testing.T) {
+	t.Parallel()
 	files := strings.Fields(goList(t, "-tags", localBuildTag, "-f", "{{join .GoFiles \" \"}}", "."))
 	for _, f := range []string{"aws.go", "monitoring.go"} {
 		if strings.Contains(" "+strings.Join(files, " ")+" ", " "+f+" ") {
@@ -72,6 +74,7 @@ func TestLocalBuildRefusesAnAWSStack(t *testing.T) {
 // scripts/local.sh hands the Go language host's go build the tag, through GOFLAGS, and keeps
 // the developer's own GOFLAGS; SUDOKU_FULL_BUILD=1 builds the whole program.
 func TestLocalCommandsBuildForLocalStacksOnly(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		env  []string
 		want string

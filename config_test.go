@@ -18,6 +18,7 @@ import (
 // the engine applies Pulumi.yaml's defaults, the program falls back to its own, and the two
 // must never disagree.
 func TestPulumiYamlDeclaresEveryKey(t *testing.T) {
+	t.Parallel()
 	p, err := mocks.LoadProject(".")
 	if err != nil {
 		t.Fatal(err)

@@ -54,6 +54,7 @@ func seedCost(t *testing.T) *cost.Report {
 // assumptions, while it keeps two AZs, a reader in the other AZ, two app tasks, encryption,
 // backups and protection (the other tests hold those).
 func TestStagingCostsAtMostHalfTheSeed(t *testing.T) {
+	t.Parallel()
 	staging, seed := stackCost(t, "staging", nil), seedCost(t)
 	if staging.New > seed.New/2 {
 		t.Errorf("staging costs $%.2f a month, more than half the old design's $%.2f", staging.New, seed.New)
@@ -67,6 +68,7 @@ func TestStagingCostsAtMostHalfTheSeed(t *testing.T) {
 // Every resource of the AWS stacks has a price (or costs nothing by itself): nothing is
 // silently left out of the estimate.
 func TestEveryAwsResourceIsPriced(t *testing.T) {
+	t.Parallel()
 	for _, r := range []*cost.Report{stackCost(t, "staging", nil), stackCost(t, "production", promoted),
 		stackCost(t, "staging", map[string]string{"natGateways": "none", "ecsExec": "true", "waf": "true", "cpuArchitecture": "arm64", "phpCapacity": "on-demand"}), e2eStackCost(t)} {
 		for _, u := range r.Unpriced {

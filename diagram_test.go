@@ -60,6 +60,7 @@ func TestReadmeDiagrams(t *testing.T) {
 // The diagram follows the resources: a security-group rule taken away takes its path with
 // it, and a resource added to a component shows in that component.
 func TestDiagramFollowsTheProgram(t *testing.T) {
+	t.Parallel()
 	base := stackDiagram(t, "staging", nil)
 	for _, want := range []string{
 		`internet -->|"tcp 80 HTTP"| lb`,

@@ -62,6 +62,7 @@ func pulumiCalls(t *testing.T, dir string) []string {
 // The local end-to-end test: up, a row written, down, up on the production image, the row
 // read back, destroy, nothing left, the stack removed; each phase timed in the job summary.
 func TestE2ELocalRunsTheWholeCycle(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out, summary, err := e2eLocal(t, dir)
 	if err != nil {
@@ -104,6 +105,7 @@ func TestE2ELocalRunsTheWholeCycle(t *testing.T) {
 // Lost data, or anything left after make destroy, fails the test, saying what; the stack is
 // destroyed and removed on the way out.
 func TestE2ELocalFailsOnLostDataOrLeftovers(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ flag, want string }{
 		{"lose-data", "the row written before 'make down' is not there after 'make up': the data volume did not survive"},
 		{"leftover", "'make destroy' left these behind:\ncontainer sudoku-e2e-local-app"},
@@ -127,6 +129,7 @@ func TestE2ELocalFailsOnLostDataOrLeftovers(t *testing.T) {
 
 // The end-to-end test destroys its stack: it refuses the names of stacks people keep.
 func TestE2ELocalRefusesAKeptStack(t *testing.T) {
+	t.Parallel()
 	for _, stack := range []string{"local", "staging", "production"} {
 		dir := t.TempDir()
 		out, _, err := e2eLocal(t, dir, "STACK="+stack)
@@ -172,6 +175,7 @@ exit 0`,
 
 // The AWS steps take only a stack named e2e-*, short enough for AWS's names.
 func TestE2EAWSStackNames(t *testing.T) {
+	t.Parallel()
 	for _, stack := range []string{"", "staging", "production", "e2e-123456789012345678901"} {
 		out, _, _, err := runScript(t, "scripts/e2e.sh", append(awsFakes(t, t.TempDir()), "E2E_STACK="+stack), "", "aws-up")
 		if err == nil || !strings.Contains(out, "E2E_STACK") {
@@ -213,6 +217,7 @@ func TestE2EAWSUp(t *testing.T) {
 // aws-check runs the smoke test from outside with the hub's keys from Secrets Manager,
 // masked in GitHub's log, and status.php as a one-off task in the app's network.
 func TestE2EAWSCheck(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out, _, _, err := runScript(t, "scripts/e2e.sh", append(awsFakes(t, dir), "E2E_STACK=e2e-1-1", "GITHUB_ACTIONS=true"), "", "aws-check")
 	if err != nil {
@@ -245,6 +250,7 @@ func TestE2EAWSCheck(t *testing.T) {
 // aws-destroy destroys and removes the stack, and prices the run; a stack that was never
 // created is nothing to destroy, but a stack it cannot select is an error.
 func TestE2EAWSDestroy(t *testing.T) {
+	t.Parallel()
 	dir, work := t.TempDir(), t.TempDir()
 	preview, err := os.ReadFile("cmd/costreport/testdata/single-nat.json")
 	if err != nil {
@@ -292,6 +298,7 @@ func strconvTime(offset int64) string {
 // containerd-store adds the feature to daemon.json, keeping what is there, restarts Docker,
 // and fails when the engine does not come back on the containerd store.
 func TestCIContainerdStore(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name, before, driverStatus, want string
 		ok                               bool

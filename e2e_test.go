@@ -21,6 +21,7 @@ func runE2E(t *testing.T, overrides map[string]string) (*stackRun, error) {
 // nothing protected or retained, no final snapshot, no kept backups, the KMS key deleted
 // after KMS's shortest waiting period, the repositories and the log bucket emptied.
 func TestE2EStackLeavesNothingBehind(t *testing.T) {
+	t.Parallel()
 	run, err := runE2E(t, nil)
 	if err != nil {
 		t.Fatalf("the end-to-end stack does not validate: %v", err)
@@ -65,6 +66,7 @@ func TestE2EStackLeavesNothingBehind(t *testing.T) {
 // Skipping the final snapshot is for throwaway stacks only: staging and production always
 // leave one, and they cannot call themselves ephemeral.
 func TestOnlyEphemeralStacksSkipTheFinalSnapshot(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, stack string
 		overrides   map[string]string

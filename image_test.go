@@ -198,6 +198,7 @@ func volumeProblems(chain []dockerInstruction, paths []string) []string {
 // VOLUME of the image stage that task runs, owned by that stage's user: otherwise Fargate
 // mounts an empty, root-owned directory and the task cannot start.
 func TestTaskMountsAreVolumesOfTheirImages(t *testing.T) {
+	t.Parallel()
 	run := staging(t, nil)
 	images := map[string]*mocks.Resource{}
 	for _, img := range run.OfType("docker:index/image:Image") {
@@ -242,6 +243,7 @@ func TestTaskMountsAreVolumesOfTheirImages(t *testing.T) {
 
 // The check above fails for each way an image can get a mount wrong.
 func TestVolumeProblems(t *testing.T) {
+	t.Parallel()
 	cases := map[string]struct {
 		dockerfile string
 		want       string
@@ -299,6 +301,7 @@ func atoi(s string) int {
 }
 
 func TestBaseImagesReceiveFixes(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("docker/*/Dockerfile")
 	if err != nil || len(files) < 5 {
 		t.Fatalf("Dockerfiles: %v %v", files, err)
@@ -328,6 +331,7 @@ func TestBaseImagesReceiveFixes(t *testing.T) {
 
 // The tests run the hub built from tools/mercure; it must be the release the image runs.
 func TestToolsMercureIsTheImagesRelease(t *testing.T) {
+	t.Parallel()
 	mod, err := os.ReadFile("tools/mercure/go.mod")
 	if err != nil {
 		t.Fatal(err)
@@ -433,6 +437,7 @@ var frontendFlags = map[string][]string{
 // frontend built into it: no parser directive that pulls another frontend, no heredoc, and
 // no flag it does not know.
 func TestDockerfilesNeedNoNewerFrontend(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("docker/*/*Dockerfile")
 	if err != nil || len(files) < 6 {
 		t.Fatalf("Dockerfiles: %v %v", files, err)
@@ -476,6 +481,7 @@ func TestDockerfilesNeedNoNewerFrontend(t *testing.T) {
 // them misses the cache. (COPY --exclude would say it in one line, but needs the Dockerfile
 // 1.19 frontend, which older engines lack: TestDockerfilesNeedNoNewerFrontend.)
 func TestAppFilesLeaveOutPulumisDockerfile(t *testing.T) {
+	t.Parallel()
 	checked := 0
 	for _, stack := range []string{"local", "staging"} {
 		run := mustRun(t, stack, nil)

@@ -27,6 +27,7 @@ func TestGoldenProduction(t *testing.T) {
 
 // Config validation refuses a production stack that loses a guarantee production needs.
 func TestProductionGuarantees(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name      string
 		overrides map[string]string
@@ -68,6 +69,7 @@ func TestProductionGuarantees(t *testing.T) {
 // Production runs the images staging runs, by digest: it builds and pushes nothing, has no
 // repository of its own, and may pull only from the repositories the images are in.
 func TestProductionRunsStagingsImages(t *testing.T) {
+	t.Parallel()
 	run := production(t, nil)
 	for _, typ := range []string{"docker:index/image:Image", "aws:ecr/repository:Repository", "random:index/randomId:RandomId"} {
 		if n := len(run.OfType(typ)); n != 0 {
@@ -98,6 +100,7 @@ func TestProductionRunsStagingsImages(t *testing.T) {
 
 // Staging can let production's account pull its images, and only pull them.
 func TestStagingLetsOtherAccountsPull(t *testing.T) {
+	t.Parallel()
 	if n := len(staging(t, nil).OfType("aws:ecr/repositoryPolicy:RepositoryPolicy")); n != 0 {
 		t.Errorf("staging shares its images with nobody by default, but has %d repository policies", n)
 	}

@@ -75,6 +75,7 @@ func TestGoldenLocal(t *testing.T) {
 }
 
 func TestLocalStackHasTheSixComponents(t *testing.T) {
+	t.Parallel()
 	run := mustRun(t, "local", nil)
 	for _, c := range []struct{ typ, name string }{
 		{"Network", "network"}, {"Database", "db"}, {"Cache", "cache"},
@@ -95,6 +96,7 @@ func TestLocalStackHasTheSixComponents(t *testing.T) {
 // A personal stack (pulumi stack init alice) has no stack file: it must come up on Docker
 // with the defaults, and share no name with another local stack.
 func TestPersonalStackNeedsNoFileAndSharesNoNames(t *testing.T) {
+	t.Parallel()
 	alice := mustRun(t, "alice", nil)
 	local := mustRun(t, "local", nil)
 	names := func(run *stackRun) map[string]bool {
@@ -125,6 +127,7 @@ func TestPersonalStackNeedsNoFileAndSharesNoNames(t *testing.T) {
 }
 
 func TestLocalOutputs(t *testing.T) {
+	t.Parallel()
 	run := mustRun(t, "local", nil)
 	want := map[string]struct {
 		value  string
@@ -178,6 +181,7 @@ func assertNoSecretLeaks(t *testing.T, run *stackRun) {
 // may use the engine: not even marked secret (encrypted in Pulumi's state, but plain in
 // Docker's). The secrets go in as files, and the images' entrypoints read them.
 func TestLocalSecretsStayOutOfContainerConfig(t *testing.T) {
+	t.Parallel()
 	run := mustRun(t, "local", nil)
 	secrets := run.GeneratedSecrets()
 	for _, c := range run.OfType("docker:index/container:Container") {
@@ -199,6 +203,7 @@ func TestLocalSecretsStayOutOfContainerConfig(t *testing.T) {
 // official database images' entrypoints need (they start as root and switch user), and a
 // read-only root filesystem where nothing is uploaded into it.
 func TestLocalContainersAreHardened(t *testing.T) {
+	t.Parallel()
 	run := mustRun(t, "local", nil)
 	for _, c := range run.OfType("docker:index/container:Container") {
 		if opts := mocks.Flatten(c.Inputs["securityOpts"].Mappable()); opts != "no-new-privileges:true" {
@@ -255,6 +260,7 @@ func plainValue(v resource.PropertyValue) any {
 
 // Containers start in dependency order: each waits for what it uses to be healthy.
 func TestLocalStartOrder(t *testing.T) {
+	t.Parallel()
 	run := mustRun(t, "local", nil)
 	after := map[string][]string{
 		"app-container":     {"db-container", "cache-container", "mercure-container", "network-bridge"},
@@ -291,6 +297,7 @@ func TestLocalStartOrder(t *testing.T) {
 
 // Data volumes outlive `pulumi destroy` unless the stack asks otherwise.
 func TestLocalVolumesSurviveDestroyByDefault(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		override string
 		retained bool
@@ -305,6 +312,7 @@ func TestLocalVolumesSurviveDestroyByDefault(t *testing.T) {
 }
 
 func TestLocalConfigReachesContainers(t *testing.T) {
+	t.Parallel()
 	run := mustRun(t, "local", map[string]string{
 		"httpPort": "9090", "dbHostPort": "13306", "redisHostPort": "16379", "hostIp": "0.0.0.0",
 		"xdebugMode": "debug,develop", "phpMemoryMb": "768", "mercureCorsOrigins": `["https://example.com"]`,
@@ -366,6 +374,7 @@ var promoted = map[string]string{
 }
 
 func TestInvalidConfigFailsBeforeAnyResource(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name      string
 		overrides map[string]string
@@ -409,6 +418,7 @@ func TestInvalidConfigFailsBeforeAnyResource(t *testing.T) {
 
 // Every mistake is reported at once, not one per run.
 func TestInvalidConfigReportsEveryKey(t *testing.T) {
+	t.Parallel()
 	_, err := runStack(t, "local", map[string]string{"httpPort": "0", "dbMemoryMb": "1", "target": "x"})
 	if err == nil {
 		t.Fatal("accepted")
@@ -427,6 +437,7 @@ func TestGoldenStaging(t *testing.T) {
 // Whatever the program protects or retains holds data; the destructive-change guard must
 // know its type, or a pull request could replace it unnoticed.
 func TestGuardKnowsEveryStatefulType(t *testing.T) {
+	t.Parallel()
 	for stack, overrides := range map[string]map[string]string{"local": nil, "staging": nil, "production": promoted} {
 		for _, r := range mustRun(t, stack, overrides).Resources() {
 			if (r.Protect || r.RetainOnDelete) && guard.Stateful[r.Type] == "" {
@@ -440,6 +451,7 @@ func TestGuardKnowsEveryStatefulType(t *testing.T) {
 // bin/release, or what the stack sets; locally it runs in the app container before the
 // servers.
 func TestReleaseCommand(t *testing.T) {
+	t.Parallel()
 	symfony := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(symfony, "bin"), 0o755); err != nil {
 		t.Fatal(err)

@@ -55,6 +55,7 @@ var containerFields = map[string]string{
 }
 
 func TestEveryContainerFieldIsClassified(t *testing.T) {
+	t.Parallel()
 	fields := reflect.TypeOf(docker.ContainerArgs{})
 	var unknown []string
 	for i := range fields.NumField() {
@@ -89,6 +90,7 @@ func dockerFillsIn(inputs resource.PropertyMap) map[string]float64 {
 }
 
 func TestLocalContainersAreWhatTheProviderReadsBack(t *testing.T) {
+	t.Parallel()
 	run := mustRun(t, "local", nil)
 	containers := run.OfType("docker:index/container:Container")
 	if len(containers) != 5 {

@@ -73,6 +73,7 @@ func migrationsDir(t *testing.T, migrations map[string]string) string {
 // The app's migrations apply once; a second release changes nothing; status.php reports
 // the database down until they are applied.
 func TestReleaseIsIdempotent(t *testing.T) {
+	t.Parallel()
 	php, db, redis := standInServers(t)
 	readFiles(t, "app/migrations")
 	status := func() string {
@@ -112,6 +113,7 @@ func TestReleaseIsIdempotent(t *testing.T) {
 // Two releases at once (two tasks starting together) apply each migration once: the second
 // waits for the first's lock, then finds nothing to do.
 func TestConcurrentReleasesApplyEachMigrationOnce(t *testing.T) {
+	t.Parallel()
 	php, db, _ := standInServers(t)
 	dir := migrationsDir(t, map[string]string{
 		"0001_counter.sql": "CREATE TABLE counter (n INT NOT NULL);\n",
@@ -145,6 +147,7 @@ func TestConcurrentReleasesApplyEachMigrationOnce(t *testing.T) {
 // A failing migration exits non-zero, says which and where, and is not recorded; the ones
 // before it are, and once fixed it is the only one the next release applies.
 func TestFailingMigrationIsNotRecorded(t *testing.T) {
+	t.Parallel()
 	php, db, _ := standInServers(t)
 	migrations := map[string]string{
 		"0001_ok.sql":     "CREATE TABLE ok (n INT);\n",
@@ -204,6 +207,7 @@ func grants(t *testing.T, db, user string) string {
 // administrator's password. Run again, it changes nothing; a new password is set; rights
 // someone added are taken back.
 func TestReleaseStepCreatesTheDatabaseUsers(t *testing.T) {
+	t.Parallel()
 	php, db, redis := standInServers(t)
 	env := func(appPassword string, more ...string) []string {
 		return append([]string{
@@ -291,6 +295,7 @@ func TestReleaseStepCreatesTheDatabaseUsers(t *testing.T) {
 // A failing release command fails the step, which keeps the new version from starting; an
 // empty one skips it.
 func TestReleaseStepFailsWithItsCommand(t *testing.T) {
+	t.Parallel()
 	_, db, _ := standInServers(t)
 	url := "DATABASE_URL=mysql://sudoku_user:db-password@" + db + "/sudoku"
 	if out, code := releaseStep(t, url, "RELEASE_COMMAND=echo migrating; exit 3"); code != 3 || !strings.Contains(out, "migrating") {
@@ -310,6 +315,7 @@ func TestReleaseStepFailsWithItsCommand(t *testing.T) {
 // has said it is waiting (a relay to a MariaDB that is ready by then), so the step must have
 // retried; its budget is far beyond anything here.
 func TestReleaseStepWaitsForTheDatabase(t *testing.T) {
+	t.Parallel()
 	requirePhpExtensions(t, tool(t, "php"), "pdo_mysql")
 	addr := freeAddr(t)
 	script := strings.ReplaceAll(appImageFile(t, "/usr/local/bin/app-release"), "/usr/local/lib/sudoku/release.php", writeTemp(t, "release.php", appImageFile(t, "/usr/local/lib/sudoku/release.php")))
@@ -342,6 +348,7 @@ func TestReleaseStepWaitsForTheDatabase(t *testing.T) {
 // It gives up after RELEASE_CONNECT_SECONDS, saying how long it tried; a server that refuses
 // the password is not retried at all.
 func TestReleaseStepGivesUpOnAnAbsentDatabase(t *testing.T) {
+	t.Parallel()
 	requirePhpExtensions(t, tool(t, "php"), "pdo_mysql")
 	out, code := releaseStep(t, "DATABASE_URL=mysql://sudoku_user:db-password@"+freeAddr(t)+"/sudoku", "RELEASE_CONNECT_SECONDS=2", "RELEASE_COMMAND=printf 'r%s\\n' an-it")
 	if code != 1 || !strings.Contains(out, "release: waiting for the database") || !regexp.MustCompile(`cannot connect to \S+ as sudoku_user \([2-9] attempts in [0-9]+ s\)`).MatchString(out) || strings.Contains(out, "ran-it") {
@@ -382,6 +389,7 @@ func relay(t *testing.T, addr, target string) {
 // Release commands of their own take no lock (Doctrine Migrations takes none): the release
 // step holds one around them, so that release steps starting together run one at a time.
 func TestReleaseStepsTakeTurns(t *testing.T) {
+	t.Parallel()
 	_, db, _ := standInServers(t)
 	mariadb := tool(t, "mariadb") + " --no-defaults -h 127.0.0.1 -P " + portOf(db) + " -usudoku_user -pdb-password -N sudoku"
 	if out, err := sqlAs(t, db, "sudoku_user", "db-password", "CREATE TABLE runs (n INT)"); err != nil {

@@ -12,6 +12,7 @@ import (
 // Build output never belongs in git: a 17 MB previewguard binary was once committed although
 // .gitignore listed it (git ignores only untracked files).
 func TestNoCompiledBinaryIsTracked(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("git", "ls-files", "-z").Output()
 	if err != nil {
 		if os.Getenv("SUDOKU_REQUIRE_TOOLS") == "1" {
@@ -62,6 +63,7 @@ func executableKind(head []byte) string {
 }
 
 func TestExecutableKind(t *testing.T) {
+	t.Parallel()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

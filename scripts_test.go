@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,10 +82,90 @@ func runScript(t *testing.T, script string, env []string, findings string, args 
 		}
 	}
 	cmd.Env = append(cmd.Env, "PATH="+fakes+tools, "RUNNER_TEMP="+tmp, "GITHUB_OUTPUT="+out, "GITHUB_STEP_SUMMARY="+summary)
+	if len(args) > 0 && args[0] == "guard" {
+		cmd.Env = append(cmd.Env, "SUDOKU_TOOLS="+guardTools(t))
+	}
 	combined, err := cmd.CombinedOutput()
 	outputs, _ := os.ReadFile(out)
 	summaryText, _ := os.ReadFile(summary)
 	return string(combined), string(outputs), string(summaryText), err
+}
+
+var (
+	guardToolsOnce sync.Once
+	guardToolsDir  string
+	guardToolsErr  error
+)
+
+// guardCommands are what scripts/ci.sh guard runs.
+var guardCommands = []string{"./cmd/previewguard", "./cmd/costreport", "./cmd/diagram"}
+
+// guardTools is a directory with the guard step's three commands, which scripts/ci.sh guard
+// takes from SUDOKU_TOOLS instead of building them on every call. It is kept in the user's
+// cache directory under a hash of everything that goes into them (this module's packages
+// they import, go.sum, the Go version and GOFLAGS), so a later test run with nothing changed
+// builds nothing, and any change builds them again.
+func guardTools(t *testing.T) string {
+	t.Helper()
+	guardToolsOnce.Do(func() { guardToolsDir, guardToolsErr = buildGuardTools() })
+	if guardToolsErr != nil {
+		t.Fatal(guardToolsErr)
+	}
+	return guardToolsDir
+}
+
+func buildGuardTools() (string, error) {
+	out, err := exec.Command("go", append([]string{"list", "-deps", "-f", "{{if not .Standard}}{{if not .Module}}{{.Dir}}{{else if .Module.Main}}{{.Dir}}{{end}}{{end}}"}, guardCommands...)...).Output()
+	if err != nil {
+		return "", fmt.Errorf("go list: %w", err)
+	}
+	version, err := exec.Command("go", "version").Output()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\nGOFLAGS=%s\n", version, os.Getenv("GOFLAGS"))
+	files := []string{"go.mod", "go.sum"}
+	for _, dir := range strings.Fields(string(out)) {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range entries {
+			if !e.IsDir() {
+				files = append(files, filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %d\n", f, len(data))
+		h.Write(data)
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "sudoku-infra-tests", "guard-tools-"+hex.EncodeToString(h.Sum(nil))[:16])
+	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
+		return dir, nil
+	}
+	// Builds of earlier sources are of no more use.
+	if old, err := filepath.Glob(filepath.Join(filepath.Dir(dir), "guard-tools-*")); err == nil {
+		for _, o := range old {
+			os.RemoveAll(o)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if out, err := exec.Command("go", append([]string{"build", "-o", dir + "/"}, guardCommands...)...).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return dir, os.WriteFile(filepath.Join(dir, "complete"), nil, 0o644)
 }
 
 // withFakes is a PATH entry with stand-ins for the named commands.
@@ -95,6 +179,7 @@ func withFakes(t *testing.T, fakes map[string]string) []string {
 }
 
 func TestCIGuardStep(t *testing.T) {
+	t.Parallel()
 	sample := func(name string) string {
 		p, _ := filepath.Abs(filepath.Join("cmd/previewguard/testdata", name))
 		return p
@@ -135,6 +220,7 @@ func TestCIGuardStep(t *testing.T) {
 // The preview comment shows the stack's architecture after the change, and says whether it
 // differs from the README's diagram.
 func TestCIGuardDrawsTheArchitecture(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		overrides map[string]string
 		note      string
@@ -155,6 +241,7 @@ func TestCIGuardDrawsTheArchitecture(t *testing.T) {
 
 // The cost report needs what a change keeps, which a preview shows only with --show-sames.
 func TestCIGuardAsksForSames(t *testing.T) {
+	t.Parallel()
 	args := filepath.Join(t.TempDir(), "args")
 	create, _ := filepath.Abs("cmd/previewguard/testdata/create-only.json")
 	env := withFakes(t, map[string]string{"pulumi": `echo "$*" >"` + args + `"; cat '` + create + `'`})
@@ -169,6 +256,7 @@ func TestCIGuardAsksForSames(t *testing.T) {
 // The dependents that a delete-before-replace deletes first show only with
 // --show-replacement-steps; the stand-in pulumi leaves them out otherwise, as pulumi does.
 func TestCIGuardSeesReplacementSteps(t *testing.T) {
+	t.Parallel()
 	full, _ := filepath.Abs("cmd/previewguard/testdata/dbr-dependent.json")
 	logical := `{"steps": [{"op": "same", "urn": "urn:pulumi:staging::sudoku::pulumi:pulumi:Stack::sudoku-staging"},
 		{"op": "replace", "urn": "urn:pulumi:staging::sudoku::sudoku:components:Database$aws:rds/subnetGroup:SubnetGroup::db-subnets"}]}`
@@ -180,6 +268,7 @@ func TestCIGuardSeesReplacementSteps(t *testing.T) {
 }
 
 func TestCIAllowDestructiveStep(t *testing.T) {
+	t.Parallel()
 	env := []string{"GITHUB_REPOSITORY=org/repo", "GITHUB_SHA=abc123"}
 	labelled := withFakes(t, map[string]string{"gh": `echo "#42"`})
 	unlabelled := withFakes(t, map[string]string{"gh": `echo ""`})
@@ -195,6 +284,7 @@ func TestCIAllowDestructiveStep(t *testing.T) {
 }
 
 func TestCISelectNeedsABackend(t *testing.T) {
+	t.Parallel()
 	noBackend := []string{"PULUMI_BACKEND_URL=", "PULUMI_ACCESS_TOKEN="}
 	// Not logged in: pulumi whoami fails.
 	env := withFakes(t, map[string]string{"pulumi": `[ "$1" = whoami ] && exit 255; exit 0`})
@@ -303,6 +393,7 @@ func TestHostToolsHidesEverythingElse(t *testing.T) {
 // After pulumi up, the deploy job checks that ECS runs what it deployed: a rollout the
 // circuit breaker rolled back leaves the old revision running, and pulumi up succeeds anyway.
 func TestCIVerifyDeployment(t *testing.T) {
+	t.Parallel()
 	pulumi := `case "$*" in
 *clusterName*) echo sudoku-staging ;;
 *serviceNames*) echo '{"app": "sudoku-staging-app", "mercure": "sudoku-staging-mercure"}' ;;
@@ -390,6 +481,7 @@ func downTargets(t *testing.T) []*regexp.Regexp {
 // mock engine then replays `up` on the state the targeted destroy leaves, as the engine
 // would (a resource whose inputs are unchanged keeps its outputs).
 func TestCredentialsSurviveDownAndUp(t *testing.T) {
+	t.Parallel()
 	globs := downTargets(t)
 	if len(globs) == 0 {
 		t.Fatal("down destroys everything: it passes no --target")
@@ -466,6 +558,7 @@ func TestCredentialsSurviveDownAndUp(t *testing.T) {
 // healthy containers are not enough when the credentials and the data disagree. The check is
 // the real cmd/smoke; the stack is a stand-in that answers as a stack whose MySQL refuses.
 func TestUpFailsWhenMySQLRefusesTheApp(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte(`{"status": "degraded", "database": {"ok": false, "reason": "access-denied"}, "redis": {"ok": true}}`))
@@ -480,6 +573,7 @@ func TestUpFailsWhenMySQLRefusesTheApp(t *testing.T) {
 // `make up` hands cmd/smoke the stack's outputs, the hub's JWT keys among them, through a
 // pipe: never on a command line, never on the terminal.
 func TestUpGivesTheSmokeCheckTheHubKeys(t *testing.T) {
+	t.Parallel()
 	record := filepath.Join(t.TempDir(), "smoke-call")
 	goFake := `{ echo "args: $*"; cat; } >` + record
 	out, err := localUp(t, map[string]string{"pulumi": fakeStackOutputs("http://localhost:8080"), "docker": dockerEngine, "go": goFake})
@@ -525,6 +619,7 @@ func localUp(t *testing.T, fakes map[string]string, host ...string) (string, err
 // The guard's findings go into the preview comment pulumi/actions wrote, and nowhere else:
 // not into a comment someone else wrote with the same heading, nor into another stack's.
 func TestCIAnnotateCommentEditsOnlyThePreviewComment(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	comment := func(id int, login, body string) string {
 		return `{"id": ` + strconv.Itoa(id) + `, "user": {"login": "` + login + `"}, "body": ` + strconv.Quote(body) + `}`
@@ -561,6 +656,7 @@ esac`
 
 // Production waits while a staging deployment of its commit is queued or running.
 func TestCIWaitForStaging(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// The stand-in gh reports run 42 in progress twice, then none.
 	gh := `n=$(cat "` + dir + `/n" 2>/dev/null || echo 0); n=$((n + 1)); echo $n >"` + dir + `/n"
@@ -750,6 +846,7 @@ esac`
 // The committed production stack file has placeholders, and promotion refuses it until a
 // team replaces them.
 func TestProductionStackFileMarksItsPlaceholders(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("Pulumi.production.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -766,6 +863,7 @@ func TestProductionStackFileMarksItsPlaceholders(t *testing.T) {
 // Every command the Makefile declares (.PHONY) is one `make help` lists: a target the help's
 // pattern does not match (e2e, with its digits, once) is a command nobody finds.
 func TestMakeHelpListsEveryCommand(t *testing.T) {
+	t.Parallel()
 	makefile, err := os.ReadFile("Makefile")
 	if err != nil {
 		t.Fatal(err)
@@ -792,6 +890,7 @@ func TestMakeHelpListsEveryCommand(t *testing.T) {
 // Docker 20.10: "image is being used by running container"; on Docker 28 the other stack's
 // tags went first).
 func TestDestroyRemovesTheStacksImagesByReference(t *testing.T) {
+	t.Parallel()
 	var want []string
 	for _, image := range mustRun(t, "alice", nil).OfType("docker:index/image:Image") {
 		want = append(want, "image rm "+image.Inputs["imageName"].StringValue())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -23,6 +25,7 @@ import (
 // the proxy), and names MySQL or Redis when it refuses the app's, which is what `make up`
 // reports after the data volume outlived the credentials it was created with.
 func TestSmokeChecksTheLocalTopology(t *testing.T) {
+	t.Parallel()
 	php, db, redis := standInServers(t)
 	// What the release step does before the app starts.
 	if out, code := release(t, php, db); code != 0 {
@@ -96,6 +99,7 @@ func TestSmokeChecksTheLocalTopology(t *testing.T) {
 // one-off task in the VPC (scripts/e2e.sh aws-status): from the command line it checks MySQL
 // and Redis and exits 0 only when both let the app in.
 func TestStatusFromTheCommandLine(t *testing.T) {
+	t.Parallel()
 	php, db, redis := standInServers(t)
 	if out, code := release(t, php, db); code != 0 {
 		t.Fatalf("release: %s", out)
@@ -196,6 +200,7 @@ func requirePhpExtensions(t *testing.T, php string, names ...string) {
 // seconds from each task and the load balancer would keep an idle Aurora Serverless v2
 // cluster from ever pausing.
 func TestHealthCheckLeavesTheDatabaseAlone(t *testing.T) {
+	t.Parallel()
 	php, db, redis := standInServers(t)
 	url := serveStandIn(t, php, []string{
 		"DATABASE_URL=mysql://sudoku_user:db-password@" + db + "/sudoku?serverVersion=8.4.0&charset=utf8mb4",
@@ -249,47 +254,113 @@ func startMariaDB(t *testing.T) string {
 	return startMariaDBAt(t, freeAddr(t))
 }
 
-// startMariaDBAt is startMariaDB on addr, a loopback host:port.
+// startMariaDBAt is startMariaDB on addr, a loopback host:port: a server of its own, on a
+// copy of mariaDBData's directory.
 func startMariaDBAt(t *testing.T, addr string) string {
 	t.Helper()
-	server := tool(t, "mariadbd")
-	install := tool(t, "mariadb-install-db")
-	client := tool(t, "mariadb")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
+	if out, err := exec.Command("cp", "-a", mariaDBData(t), data).CombinedOutput(); err != nil {
+		t.Fatalf("copying the MariaDB data directory: %v\n%s", err, out)
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	socket := filepath.Join(dir, "mysqld.sock")
+	startServer(t, mariaDBServer(t, data, socket, "--port="+port, "--bind-address=127.0.0.1"))
+	if err := waitForMariaDB(t, socket); err != nil {
+		log, _ := os.ReadFile(filepath.Join(data, "error.log"))
+		t.Fatalf("%v:\n%s", err, log)
+	}
+	return addr
+}
+
+var mariaDBTemplate struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// mariaDBData is a MariaDB data directory with the app's database and users, made once for
+// all the tests (mariadb-install-db, the users, a clean shutdown), which each server copies:
+// installing afresh for every server took a second or two each.
+func mariaDBData(t *testing.T) string {
+	t.Helper()
+	install := tool(t, "mariadb-install-db")
+	tool(t, "mariadbd")
+	tool(t, "mariadb")
+	m := &mariaDBTemplate
+	m.once.Do(func() {
+		if m.dir, m.err = os.MkdirTemp("", "sudoku-mariadb-"); m.err != nil {
+			return
+		}
+		data := filepath.Join(m.dir, "data")
+		me, err := user.Current()
+		if err != nil {
+			m.err = err
+			return
+		}
+		if out, err := exec.Command(install, "--no-defaults", "--datadir="+data, "--user="+me.Username,
+			"--auth-root-authentication-method=normal", "--skip-test-db", "--innodb-log-file-size=4M").CombinedOutput(); err != nil {
+			m.err = fmt.Errorf("mariadb-install-db: %w\n%s", err, out)
+			return
+		}
+		socket := filepath.Join(m.dir, "mysqld.sock")
+		server := mariaDBServer(t, data, socket, "--skip-networking")
+		if m.err = server.Start(); m.err != nil {
+			return
+		}
+		defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
+		if m.err = waitForMariaDB(t, socket); m.err != nil {
+			return
+		}
+		if out, err := mariaDBClient(t, socket, `DELETE FROM mysql.global_priv WHERE User = ''; FLUSH PRIVILEGES;
+			CREATE DATABASE sudoku; CREATE USER 'sudoku_user'@'%' IDENTIFIED BY 'db-password';
+			GRANT ALL ON sudoku.* TO 'sudoku_user'@'%';
+			CREATE USER 'sudoku_admin'@'%' IDENTIFIED BY 'admin-password';
+			GRANT ALL ON *.* TO 'sudoku_admin'@'%' WITH GRANT OPTION;
+			SHUTDOWN;`).CombinedOutput(); err != nil {
+			m.err = fmt.Errorf("creating the app's database and users: %w\n%s", err, out)
+			return
+		}
+		// SHUTDOWN returns before the server has written everything out: wait for it to exit.
+		if err := server.Wait(); err != nil {
+			m.err = fmt.Errorf("MariaDB's shutdown: %w", err)
+		}
+	})
+	if m.err != nil {
+		t.Fatal(m.err)
+	}
+	return filepath.Join(m.dir, "data")
+}
+
+// mariaDBServer is mariadbd on data, answering on socket and as args say.
+func mariaDBServer(t *testing.T, data, socket string, args ...string) *exec.Cmd {
+	t.Helper()
 	me, err := user.Current()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(install, "--no-defaults", "--datadir="+data, "--user="+me.Username,
-		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput(); err != nil {
-		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
-	}
-	_, port, _ := net.SplitHostPort(addr)
-	socket := filepath.Join(dir, "mysqld.sock")
-	cmd := exec.Command(server, "--no-defaults", "--datadir="+data, "--socket="+socket, "--port="+port,
-		"--bind-address=127.0.0.1", "--user="+me.Username, "--skip-log-bin", "--skip-name-resolve",
-		"--innodb-buffer-pool-size=16M", "--pid-file="+filepath.Join(dir, "mysqld.pid"), "--log-error="+filepath.Join(dir, "error.log"))
-	startServer(t, cmd)
-	sql := func(query string) error {
-		return exec.Command(client, "--no-defaults", "--socket="+socket, "-uroot", "-e", query).Run()
-	}
+	return exec.Command(tool(t, "mariadbd"), append([]string{"--no-defaults", "--datadir=" + data, "--socket=" + socket,
+		"--user=" + me.Username, "--skip-log-bin", "--skip-name-resolve", "--innodb-buffer-pool-size=16M",
+		"--innodb-log-file-size=4M", "--pid-file=" + filepath.Join(data, "mysqld.pid"), "--log-error=" + filepath.Join(data, "error.log")}, args...)...)
+}
+
+// mariaDBClient runs sql as MariaDB's root on socket.
+func mariaDBClient(t *testing.T, socket, sql string) *exec.Cmd {
+	t.Helper()
+	return exec.Command(tool(t, "mariadb"), "--no-defaults", "--socket="+socket, "-uroot", "-e", sql)
+}
+
+// waitForMariaDB waits until the server on socket answers, for up to 30 s.
+func waitForMariaDB(t *testing.T, socket string) error {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for sql("SELECT 1") != nil {
+	for mariaDBClient(t, socket, "SELECT 1").Run() != nil {
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("MariaDB did not start within 30 s:\n%s", log)
+			return errors.New("MariaDB did not start within 30 s")
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
-	if err := sql(`DELETE FROM mysql.global_priv WHERE User = ''; FLUSH PRIVILEGES;
-		CREATE DATABASE sudoku; CREATE USER 'sudoku_user'@'%' IDENTIFIED BY 'db-password';
-		GRANT ALL ON sudoku.* TO 'sudoku_user'@'%';
-		CREATE USER 'sudoku_admin'@'%' IDENTIFIED BY 'admin-password';
-		GRANT ALL ON *.* TO 'sudoku_admin'@'%' WITH GRANT OPTION;`); err != nil {
-		t.Fatalf("creating the app's database and user: %v", err)
-	}
-	return addr
+	return nil
 }
 
 // startRedis runs a throwaway Redis on loopback with password, and returns its host:port.
@@ -343,6 +414,7 @@ func waitForPort(t *testing.T, addr string) {
 // The Redis container's health check, as the program defines it, run against a real Redis:
 // it passes with the password from the uploaded auth file, and fails with another.
 func TestRedisHealthCheckAgainstRealRedis(t *testing.T) {
+	t.Parallel()
 	tool(t, "redis-cli")
 	addr := startRedis(t, "the-password")
 	_, port, _ := net.SplitHostPort(addr)

@@ -52,6 +52,7 @@ func runTool(t *testing.T, name string, args ...string) {
 }
 
 func TestPhpFilesParse(t *testing.T) {
+	t.Parallel()
 	php := tool(t, "php")
 	var files []string
 	err := filepath.WalkDir("app", func(path string, d os.DirEntry, err error) error {
@@ -124,6 +125,7 @@ func appNginxConfig(t *testing.T, listen, root, fpm string) string {
 }
 
 func TestAppImageNginxConfig(t *testing.T) {
+	t.Parallel()
 	nginx := tool(t, "nginx")
 	runTool(t, nginx, "-t", "-q", "-e", "/dev/stderr", "-c", appNginxConfig(t, "8080", "/var/www/html/public", "127.0.0.1:9000"))
 }
@@ -132,6 +134,7 @@ func TestAppImageNginxConfig(t *testing.T) {
 // stand-in app: only the front controllers execute, dotfiles are refused, and every answer
 // carries the security headers (HSTS only behind HTTPS).
 func TestAppImageServesOnlyTheFrontControllers(t *testing.T) {
+	t.Parallel()
 	public := filepath.Join(copyDir(t, "app"), "public")
 	for name, content := range map[string]string{"debug.php": "<?php echo 'executed';", ".env": "APP_SECRET=leaked"} {
 		if err := os.WriteFile(filepath.Join(public, name), []byte(content), 0o644); err != nil {
@@ -212,6 +215,7 @@ func startApp(t *testing.T, public string, env []string) string {
 }
 
 func TestAppImagePhpFpmPool(t *testing.T) {
+	t.Parallel()
 	pool := appImageFile(t, "/usr/local/etc/php-fpm.d/zz-app.conf")
 	fpm := tool(t, "php-fpm")
 	poolFile := writeTemp(t, "pool.conf", pool)
@@ -221,6 +225,7 @@ func TestAppImagePhpFpmPool(t *testing.T) {
 }
 
 func TestProxyNginxConfig(t *testing.T) {
+	t.Parallel()
 	runTool(t, tool(t, "nginx"), "-t", "-q", "-e", "/dev/stderr", "-c", proxyNginxConfig(t, "8080", "sudoku-local-app:8080", "sudoku-local-mercure:3000"))
 }
 
@@ -295,6 +300,7 @@ const (
 
 // The Caddyfile adapts, without a warning, under the Mercure release the image runs.
 func TestMercureCaddyfileValidates(t *testing.T) {
+	t.Parallel()
 	caddy := mercureCaddy(t)
 	readFiles(t, "docker/mercure")
 	cmd := exec.Command(caddy, "adapt", "--config", "docker/mercure/Caddyfile", "--validate")
@@ -315,6 +321,7 @@ func TestMercureCaddyfileValidates(t *testing.T) {
 // publish without a JWT, and delivers an update published with a publisher JWT signed with
 // MERCURE_PUBLISHER_JWT_KEY to an anonymous subscriber.
 func TestMercureHubRunsFromTheCaddyfile(t *testing.T) {
+	t.Parallel()
 	addr, logs := startHub(t)
 	base := "http://" + addr
 
@@ -467,6 +474,7 @@ func waitFor(t *testing.T, url string, logs fmt.Stringer) {
 // The app image's entrypoint turns the local stack's secret files (NAME_FILE) into the
 // variables the app reads, and refuses a secret given both ways.
 func TestAppEntrypointReadsSecretFiles(t *testing.T) {
+	t.Parallel()
 	bash := tool(t, "bash")
 	entrypoint := writeTemp(t, "app-entrypoint", appImageFile(t, "/usr/local/bin/app-entrypoint"))
 	run := func(env ...string) (string, error) {
@@ -499,6 +507,7 @@ func TestAppEntrypointReadsSecretFiles(t *testing.T) {
 // Locally (RELEASE_ON_START=1) the entrypoint runs the release step before it starts the
 // servers, and exits with the step's status when it fails, without starting them.
 func TestAppEntrypointReleasesFirst(t *testing.T) {
+	t.Parallel()
 	bash := tool(t, "bash")
 	entrypoint := writeTemp(t, "app-entrypoint", appImageFile(t, "/usr/local/bin/app-entrypoint"))
 	for _, c := range []struct {

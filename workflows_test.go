@@ -46,6 +46,7 @@ var (
 // Every action is pinned to a full commit SHA, says which tag that is, and is one of the
 // verified node24 versions above.
 func TestWorkflowActionsArePinnedToVerifiedNode24Versions(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob(".github/workflows/*.yml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no workflows found: %v", err)
@@ -84,6 +85,7 @@ func TestWorkflowActionsArePinnedToVerifiedNode24Versions(t *testing.T) {
 
 // The deploy job runs only from main, whatever branch a manual run starts from.
 func TestDeployRunsOnlyFromMain(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile(".github/workflows/deploy.yml")
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +98,7 @@ func TestDeployRunsOnlyFromMain(t *testing.T) {
 
 // CODEOWNERS covers what decides how stacks are deployed, guarded and configured.
 func TestCodeOwnersCoverTheDeploymentPaths(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile(".github/CODEOWNERS")
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +119,7 @@ func TestCodeOwnersCoverTheDeploymentPaths(t *testing.T) {
 // The jobs that hold cloud credentials take them from a GitHub environment, never from the
 // repository: the deployment from `staging`, the preview from `preview`.
 func TestCredentialsComeFromEnvironments(t *testing.T) {
+	t.Parallel()
 	for file, env := range map[string]string{"deploy.yml": "environment: staging", "pull-request.yml": "environment: preview", "e2e-aws.yml": "environment: e2e"} {
 		data, err := os.ReadFile(filepath.Join(".github/workflows", file))
 		if err != nil {
@@ -203,6 +207,7 @@ func contextFree(stages []dockerStage, name string) bool {
 // the two builders' contexts). Every stage of the program's development and production
 // targets that could be warmed that way, and runs a command, is warmed.
 func TestLocalStackJobWarmsTheCacheThePulumiBuildReads(t *testing.T) {
+	t.Parallel()
 	job := readJob(t, "pull-request.yml", "local-stack")
 	order := []string{}
 	var warm []map[string]string
@@ -264,6 +269,7 @@ func TestLocalStackJobWarmsTheCacheThePulumiBuildReads(t *testing.T) {
 // The AWS end-to-end job destroys its stack whatever happened before, within the job's
 // timeout, and names the stack after the run, as scripts/e2e.sh requires.
 func TestAWSJobAlwaysDestroys(t *testing.T) {
+	t.Parallel()
 	job := readJob(t, "e2e-aws.yml", "e2e")
 	// One stack per run, the same for each attempt: a re-run keeps github.run_id and gets a
 	// new github.run_attempt, and a name with the attempt in it would never destroy what a

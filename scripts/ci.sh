@@ -40,18 +40,22 @@ select_stack() {
 guard() {
 	local preview_status=0 guard_status=0
 	# Built, not `go run`: go run turns every non-zero exit into 1, and 1 and 2 differ here.
-	go build -o "$work/previewguard" ./cmd/previewguard
-	go build -o "$work/costreport" ./cmd/costreport
-	go build -o "$work/diagram" ./cmd/diagram
+	# One go build for the three (it links them side by side), unless SUDOKU_TOOLS names a
+	# directory where they are built already (the tests build them once for all their runs).
+	tools=${SUDOKU_TOOLS:-}
+	if [ -z "$tools" ]; then
+		tools=$work
+		go build -o "$tools/" ./cmd/previewguard ./cmd/costreport ./cmd/diagram
+	fi
 	# --show-replacement-steps: without it, the JSON has only the logical "replace" step of a
 	# delete-before-replace, and the dependents it deletes first are not in it at all.
 	# --show-sames: without it, the cost report would not see what the change keeps.
 	pulumi preview --stack "$stack" --json --show-replacement-steps --show-sames --non-interactive >"$work/preview.json" || preview_status=$?
-	"$work/previewguard" -format markdown "$work/preview.json" >"$findings" || guard_status=$?
+	"$tools/previewguard" -format markdown "$work/preview.json" >"$findings" || guard_status=$?
 	if [ "$guard_status" -lt 2 ] && [ "$preview_status" -eq 0 ]; then
 		{
 			echo
-			"$work/costreport" -format markdown -title "Cost of this change to $stack" "$work/preview.json"
+			"$tools/costreport" -format markdown -title "Cost of this change to $stack" "$work/preview.json"
 		} >>"$findings" || echo "::warning::The cost report failed; the guard's findings stand."
 		architecture >>"$findings"
 	fi
@@ -75,7 +79,7 @@ guard() {
 # whether it differs from the one in the README.
 architecture() {
 	local drawn readme note name=${stack##*/}
-	drawn=$("$work/diagram" -markdown "$work/preview.json" 2>/dev/null) || return 0
+	drawn=$("$tools/diagram" -markdown "$work/preview.json" 2>/dev/null) || return 0
 	readme=$(sed -n "/<!-- diagram-$name:begin/,/<!-- diagram-$name:end/p" README.md | sed '1d;$d')
 	note="as the README draws it"
 	if [ -z "$readme" ]; then

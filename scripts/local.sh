@@ -70,9 +70,10 @@ up)
 	echo
 	# Healthy containers are not yet a working app: the app must also get into MySQL and
 	# Redis with its credentials, and the hub must deliver. Through the proxy, as a browser
-	# would. The outputs, the hub's keys among them, go to the check through a pipe, never to
-	# the terminal or a command line; one call reads them all.
-	pulumi stack output --stack "$stack" --json --show-secrets | go run ./cmd/smoke -outputs -
+	# would. The outputs, the hub's keys among them, go to the check on its standard input,
+	# never to the terminal, the environment or a command line; one call reads them all.
+	outputs=$(pulumi stack output --stack "$stack" --json --show-secrets)
+	go run ./cmd/smoke -outputs - <<<"$outputs"
 	;;
 preview)
 	pulumi preview --stack "$stack" --diff --non-interactive
