@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -83,7 +82,7 @@ func runScript(t *testing.T, script string, env []string, findings string, args 
 	}
 	cmd.Env = append(cmd.Env, "PATH="+fakes+tools, "RUNNER_TEMP="+tmp, "GITHUB_OUTPUT="+out, "GITHUB_STEP_SUMMARY="+summary)
 	if len(args) > 0 && args[0] == "guard" {
-		cmd.Env = append(cmd.Env, "SUDOKU_TOOLS="+guardTools(t))
+		cmd.Env = append(cmd.Env, "SUDOKU_TOOLS="+builtTools(t))
 	}
 	combined, err := cmd.CombinedOutput()
 	outputs, _ := os.ReadFile(out)
@@ -92,30 +91,33 @@ func runScript(t *testing.T, script string, env []string, findings string, args 
 }
 
 var (
-	guardToolsOnce sync.Once
-	guardToolsDir  string
-	guardToolsErr  error
+	builtToolsOnce sync.Once
+	builtToolsDir  string
+	builtToolsErr  error
 )
 
-// guardCommands are what scripts/ci.sh guard runs.
-var guardCommands = []string{"./cmd/previewguard", "./cmd/costreport", "./cmd/diagram"}
+// guardCommands are what scripts/ci.sh guard runs; testCommands are those and the smoke test.
+var (
+	guardCommands = []string{"./cmd/previewguard", "./cmd/costreport", "./cmd/diagram"}
+	testCommands  = append([]string{"./cmd/smoke"}, guardCommands...)
+)
 
-// guardTools is a directory with the guard step's three commands, which scripts/ci.sh guard
-// takes from SUDOKU_TOOLS instead of building them on every call. It is kept in the user's
-// cache directory under a hash of everything that goes into them (this module's packages
-// they import, go.sum, the Go version and GOFLAGS), so a later test run with nothing changed
-// builds nothing, and any change builds them again.
-func guardTools(t *testing.T) string {
+// builtTools is a directory with this module's commands that the tests run: the guard step's
+// three, which scripts/ci.sh guard takes from SUDOKU_TOOLS instead of building them on every
+// call, and cmd/smoke. It is kept in the user's cache under a hash of everything that goes
+// into them (this module's packages they import, go.sum, the Go version and GOFLAGS), so a
+// later test run with nothing changed builds nothing, and any change builds them again.
+func builtTools(t *testing.T) string {
 	t.Helper()
-	guardToolsOnce.Do(func() { guardToolsDir, guardToolsErr = buildGuardTools() })
-	if guardToolsErr != nil {
-		t.Fatal(guardToolsErr)
+	builtToolsOnce.Do(func() { builtToolsDir, builtToolsErr = buildTools() })
+	if builtToolsErr != nil {
+		t.Fatal(builtToolsErr)
 	}
-	return guardToolsDir
+	return builtToolsDir
 }
 
-func buildGuardTools() (string, error) {
-	out, err := exec.Command("go", append([]string{"list", "-deps", "-f", "{{if not .Standard}}{{if not .Module}}{{.Dir}}{{else if .Module.Main}}{{.Dir}}{{end}}{{end}}"}, guardCommands...)...).Output()
+func buildTools() (string, error) {
+	out, err := exec.Command("go", append([]string{"list", "-deps", "-f", "{{if not .Standard}}{{if not .Module}}{{.Dir}}{{else if .Module.Main}}{{.Dir}}{{end}}{{end}}"}, testCommands...)...).Output()
 	if err != nil {
 		return "", fmt.Errorf("go list: %w", err)
 	}
@@ -145,27 +147,12 @@ func buildGuardTools() (string, error) {
 		fmt.Fprintf(h, "%s %d\n", f, len(data))
 		h.Write(data)
 	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "sudoku-infra-tests", "guard-tools-"+hex.EncodeToString(h.Sum(nil))[:16])
-	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
-		return dir, nil
-	}
-	// Builds of earlier sources are of no more use.
-	if old, err := filepath.Glob(filepath.Join(filepath.Dir(dir), "guard-tools-*")); err == nil {
-		for _, o := range old {
-			os.RemoveAll(o)
+	return userCached("tools", h.Sum(nil), func(dir string) error {
+		if out, err := exec.Command("go", append([]string{"build", "-o", dir + "/"}, testCommands...)...).CombinedOutput(); err != nil {
+			return fmt.Errorf("go build: %w\n%s", err, out)
 		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	if out, err := exec.Command("go", append([]string{"build", "-o", dir + "/"}, guardCommands...)...).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	return dir, os.WriteFile(filepath.Join(dir, "complete"), nil, 0o644)
+		return nil
+	})
 }
 
 // withFakes is a PATH entry with stand-ins for the named commands.
@@ -335,7 +322,11 @@ func TestLocalCommandsStopWithoutPrerequisites(t *testing.T) {
 				fakeBin(t, bin, name, body)
 			}
 			cmd := exec.Command("scripts/local.sh", "up")
-			cmd.Env = []string{"PATH=" + bin + ":" + tools, "HOME=" + t.TempDir(), "SUDOKU_DOCKER_TIMEOUT=1"}
+			cmd.Env = []string{"PATH=" + bin + ":" + tools, "HOME=" + t.TempDir()}
+			if c.name == "engine hangs" {
+				// Only here: a fake that answers must never race a short deadline.
+				cmd.Env = append(cmd.Env, "SUDOKU_DOCKER_TIMEOUT=1")
+			}
 			start := time.Now()
 			out, err := cmd.CombinedOutput()
 			if err == nil || !strings.Contains(string(out), c.want) {
@@ -361,10 +352,20 @@ var dockerEngine = dockerEngineOf("28.2.2")
 var scriptTools = []string{"bash", "cat", "cp", "dirname", "head", "base64", "mkdir", "mktemp", "rm", "sleep", "sort", "timeout", "tr", "grep", "sed", "date", "jq"}
 
 // hostTools is a PATH holding only the named commands of this machine (as symlinks), so that
-// a script under test finds exactly those, whatever else the host has installed.
+// a script under test finds exactly those, whatever else the host has installed. Scripts only
+// read it, so each set of names (and host PATH) is linked once per test binary.
 func hostTools(t *testing.T, names ...string) string {
 	t.Helper()
-	dir := t.TempDir()
+	key := os.Getenv("PATH") + "\x00" + strings.Join(names, "\x00")
+	hostToolDirs.Lock()
+	defer hostToolDirs.Unlock()
+	if dir, ok := hostToolDirs.m[key]; ok {
+		return dir
+	}
+	dir, err := os.MkdirTemp(scratch(t), "tools-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range names {
 		p, err := exec.LookPath(n)
 		if err != nil {
@@ -374,7 +375,16 @@ func hostTools(t *testing.T, names ...string) string {
 			t.Fatal(err)
 		}
 	}
+	if hostToolDirs.m == nil {
+		hostToolDirs.m = map[string]string{}
+	}
+	hostToolDirs.m[key] = dir
 	return dir
+}
+
+var hostToolDirs struct {
+	sync.Mutex
+	m map[string]string
 }
 
 func TestHostToolsHidesEverythingElse(t *testing.T) {

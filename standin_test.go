@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,10 +44,7 @@ func TestSmokeChecksTheLocalTopology(t *testing.T) {
 		hub, _ = startHub(t)
 		mercure = true
 	}
-	smoke := filepath.Join(t.TempDir(), "smoke")
-	if out, err := exec.Command("go", "build", "-o", smoke, "./cmd/smoke").CombinedOutput(); err != nil {
-		t.Fatalf("building cmd/smoke: %v\n%s", err, out)
-	}
+	smoke := filepath.Join(builtTools(t), "smoke")
 	cases := []struct {
 		name, dbPassword, redisPassword string
 		want                            string // "" passes
@@ -279,52 +277,73 @@ var mariaDBTemplate struct {
 	err  error
 }
 
-// mariaDBData is a MariaDB data directory with the app's database and users, made once for
-// all the tests (mariadb-install-db, the users, a clean shutdown), which each server copies:
-// installing afresh for every server took a second or two each.
+// mariaDBSetup is what the template's server runs once, as root, before it shuts down.
+const mariaDBSetup = `DELETE FROM mysql.global_priv WHERE User = ''; FLUSH PRIVILEGES;
+	CREATE DATABASE sudoku; CREATE USER 'sudoku_user'@'%' IDENTIFIED BY 'db-password';
+	GRANT ALL ON sudoku.* TO 'sudoku_user'@'%';
+	CREATE USER 'sudoku_admin'@'%' IDENTIFIED BY 'admin-password';
+	GRANT ALL ON *.* TO 'sudoku_admin'@'%' WITH GRANT OPTION;
+	SHUTDOWN;`
+
+// mariaDBData is a MariaDB data directory with the app's database and users, which each
+// server copies. It is made once (mariadb-install-db, the users, a clean shutdown: a second
+// or two) and kept in the user's cache for later runs, under a hash of the server's version
+// and of how it is made.
 func mariaDBData(t *testing.T) string {
 	t.Helper()
 	install := tool(t, "mariadb-install-db")
-	tool(t, "mariadbd")
 	tool(t, "mariadb")
 	m := &mariaDBTemplate
 	m.once.Do(func() {
-		if m.dir, m.err = os.MkdirTemp("", "sudoku-mariadb-"); m.err != nil {
+		version, err := exec.Command(tool(t, "mariadbd"), "--version").Output()
+		if err != nil {
+			m.err = fmt.Errorf("mariadbd --version: %w", err)
 			return
 		}
-		data := filepath.Join(m.dir, "data")
 		me, err := user.Current()
 		if err != nil {
 			m.err = err
 			return
 		}
-		if out, err := exec.Command(install, "--no-defaults", "--datadir="+data, "--user="+me.Username,
-			"--auth-root-authentication-method=normal", "--skip-test-db", "--innodb-log-file-size=4M").CombinedOutput(); err != nil {
-			m.err = fmt.Errorf("mariadb-install-db: %w\n%s", err, out)
-			return
-		}
-		socket := filepath.Join(m.dir, "mysqld.sock")
-		server := mariaDBServer(t, data, socket, "--skip-networking")
-		if m.err = server.Start(); m.err != nil {
-			return
-		}
-		defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
-		if m.err = waitForMariaDB(t, socket); m.err != nil {
-			return
-		}
-		if out, err := mariaDBClient(t, socket, `DELETE FROM mysql.global_priv WHERE User = ''; FLUSH PRIVILEGES;
-			CREATE DATABASE sudoku; CREATE USER 'sudoku_user'@'%' IDENTIFIED BY 'db-password';
-			GRANT ALL ON sudoku.* TO 'sudoku_user'@'%';
-			CREATE USER 'sudoku_admin'@'%' IDENTIFIED BY 'admin-password';
-			GRANT ALL ON *.* TO 'sudoku_admin'@'%' WITH GRANT OPTION;
-			SHUTDOWN;`).CombinedOutput(); err != nil {
-			m.err = fmt.Errorf("creating the app's database and users: %w\n%s", err, out)
-			return
-		}
-		// SHUTDOWN returns before the server has written everything out: wait for it to exit.
-		if err := server.Wait(); err != nil {
-			m.err = fmt.Errorf("MariaDB's shutdown: %w", err)
-		}
+		installArgs := []string{"--no-defaults", "--user=" + me.Username, "--auth-root-authentication-method=normal", "--skip-test-db", "--innodb-log-file-size=4M"}
+		h := sha256.Sum256([]byte(string(version) + strings.Join(installArgs, " ") + strings.Join(mariaDBServer(t, "", "").Args, " ") + mariaDBSetup))
+		m.dir, m.err = userCached("mariadb", h[:], func(dir string) error {
+			data := filepath.Join(dir, "installed")
+			if out, err := exec.Command(install, append(installArgs, "--datadir="+data)...).CombinedOutput(); err != nil {
+				return fmt.Errorf("mariadb-install-db: %w\n%s", err, out)
+			}
+			// A short path: a Unix socket's is limited to about 100 bytes.
+			sockets, err := os.MkdirTemp("", "mariadb-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(sockets)
+			socket := filepath.Join(sockets, "mysqld.sock")
+			server := mariaDBServer(t, data, socket, "--skip-networking")
+			if err := server.Start(); err != nil {
+				return err
+			}
+			defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
+			if err := waitForMariaDB(t, socket); err != nil {
+				return err
+			}
+			if out, err := mariaDBClient(t, socket, mariaDBSetup).CombinedOutput(); err != nil {
+				return fmt.Errorf("creating the app's database and users: %w\n%s", err, out)
+			}
+			// SHUTDOWN returns before the server has written everything out: wait for it to exit.
+			if err := server.Wait(); err != nil {
+				return fmt.Errorf("MariaDB's shutdown: %w", err)
+			}
+			// The logs and pid file are the template server's; the rest goes to the copies.
+			for _, f := range []string{"error.log", "mysqld.pid"} {
+				os.Remove(filepath.Join(data, f))
+			}
+			// Sparse, as the copies then are: the files are mostly InnoDB pages never written.
+			if out, err := exec.Command("cp", "-a", "--sparse=always", data, filepath.Join(dir, "data")).CombinedOutput(); err != nil {
+				return fmt.Errorf("%w\n%s", err, out)
+			}
+			return os.RemoveAll(data)
+		})
 	})
 	if m.err != nil {
 		t.Fatal(m.err)
