@@ -70,13 +70,13 @@ func TestE2ELocalRunsTheWholeCycle(t *testing.T) {
 	}
 	want := []string{
 		"config set sudoku:httpPort 18080",
-		"up --stack e2e-local --yes --non-interactive",
-		"preview --stack e2e-local --expect-no-changes",              // a second preview finds nothing to do
-		"destroy --stack e2e-local --yes --non-interactive --target", // make down
+		"up --stack e2e-local --yes --non-interactive --skip-preview --skip-plugin-pre-install",
+		"preview --stack e2e-local --expect-no-changes --diff --non-interactive --skip-plugin-pre-install", // a second preview finds nothing to do
+		"destroy --stack e2e-local --yes --non-interactive --skip-plugin-pre-install --target",             // make down
 		"config set sudoku:phpTarget production",
-		"up --stack e2e-local --yes --non-interactive",
-		"preview --stack e2e-local --expect-no-changes",
-		"destroy --stack e2e-local --yes --non-interactive", // make destroy
+		"up --stack e2e-local --yes --non-interactive --skip-preview --skip-plugin-pre-install",
+		"preview --stack e2e-local --expect-no-changes --diff --non-interactive --skip-plugin-pre-install",
+		"destroy --stack e2e-local --yes --non-interactive --skip-plugin-pre-install", // make destroy
 		"stack rm --yes --non-interactive",
 	}
 	calls := pulumiCalls(t, dir)
@@ -120,7 +120,7 @@ func TestE2ELocalFailsOnLostDataOrLeftovers(t *testing.T) {
 				t.Fatalf("want a failure saying %q; got %v:\n%s", c.want, err, out)
 			}
 			calls := pulumiCalls(t, dir)
-			if last := calls[len(calls)-1]; !strings.HasPrefix(last, "stack rm") || !strings.Contains(strings.Join(calls, "\n"), "destroy --stack e2e-local --yes --non-interactive\n") {
+			if last := calls[len(calls)-1]; !strings.HasPrefix(last, "stack rm") || !strings.Contains(strings.Join(calls, "\n"), "destroy --stack e2e-local --yes --non-interactive --skip-plugin-pre-install\n") {
 				t.Errorf("the failed run did not destroy and remove its stack:\n%s", strings.Join(calls, "\n"))
 			}
 		})

@@ -20,9 +20,14 @@ import (
 
 // The workflows' glue (scripts/ci.sh), run with stand-ins for pulumi and gh.
 
-// fakeBin writes an executable shell script named name into dir.
+// fakeBin writes an executable shell script named name into dir. A stand-in pulumi whose body
+// does not answer `pulumi version` itself answers it as the CLI the workflows pin
+// (pulumiCLIOf), as every real one does.
 func fakeBin(t *testing.T, dir, name, body string) {
 	t.Helper()
+	if name == "pulumi" && !strings.Contains(body, `"$1" = version`) {
+		body = pulumiCLIOf("v3.274.1") + "\n" + body
+	}
 	if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -307,6 +312,9 @@ func TestLocalCommandsStopWithoutPrerequisites(t *testing.T) {
 	}{
 		{"no pulumi", nil, "pulumi is not installed. Install the Pulumi CLI"},
 		{"no go", map[string]string{"pulumi": "exit 0"}, "go is not installed. Install Go"},
+		// 3.238.0 added --skip-plugin-pre-install, which the local commands pass.
+		{"pulumi too old", map[string]string{"pulumi": pulumiCLIOf("v3.237.0"), "go": "exit 0", "docker": dockerEngine}, "the Pulumi CLI is v3.237.0; this project needs Pulumi 3.238 or newer"},
+		{"pulumi says no version", map[string]string{"pulumi": pulumiCLIOf(""), "go": "exit 0", "docker": dockerEngine}, "needs Pulumi 3.238 or newer"},
 		{"no docker", map[string]string{"pulumi": "exit 0", "go": "exit 0"}, "docker is not installed. Install Docker"},
 		{"engine down", map[string]string{"pulumi": "exit 0", "go": "exit 0", "docker": "exit 1"}, "the Docker engine does not answer"},
 		{"engine hangs", map[string]string{"pulumi": "exit 0", "go": "exit 0", "docker": "sleep 30"}, "took over 1 s"},
@@ -343,6 +351,11 @@ func TestLocalCommandsStopWithoutPrerequisites(t *testing.T) {
 // and later answer `docker version --format '{{.Server.Version}}'` with the engine's version).
 func dockerEngineOf(version string) string {
 	return `[ "$1" = version ] && echo "` + version + `"; exit 0`
+}
+
+// pulumiCLIOf is a stand-in pulumi's answer to `pulumi version`.
+func pulumiCLIOf(version string) string {
+	return `[ "$1" = version ] && { echo "` + version + `"; exit 0; }`
 }
 
 // dockerEngine is a stand-in docker for an engine of the Docker 28 that the first real run used.

@@ -67,7 +67,7 @@ db_sql() {
 # program's inputs must be what the providers read back (readback_test.go holds the
 # containers' to terraform-provider-docker's read).
 local_no_changes() {
-	local_stack pulumi preview --stack "$STACK" --expect-no-changes --diff --non-interactive
+	local_stack pulumi preview --stack "$STACK" --expect-no-changes --diff --non-interactive --skip-plugin-pre-install
 }
 
 local_cleanup() {

@@ -35,6 +35,17 @@ need_pulumi() {
 	need go "Install Go 1.26.6 or newer (https://go.dev/dl/): Pulumi builds this program with it."
 }
 
+# The oldest Pulumi CLI the local commands run with: 3.238.0 added --skip-plugin-pre-install
+# (pulumi's CHANGELOG.md), which spares a local stack the download of the AWS provider.
+min_pulumi=3.238
+
+need_pulumi_version() {
+	local version
+	version=$(with_timeout "${SUDOKU_PULUMI_TIMEOUT:-20}" pulumi version 2>/dev/null) || version=
+	version_at_least "${version#v}" "$min_pulumi" ||
+		die "the Pulumi CLI is ${version:-of a version it does not say}; this project needs Pulumi $min_pulumi or newer. Update it: https://www.pulumi.com/docs/install/ (curl -fsSL https://get.pulumi.com | sh, or brew upgrade pulumi)."
+}
+
 # The oldest Docker Engine the images build on: its own Dockerfile frontend (the Dockerfiles
 # ask for no other) knows every instruction and flag they use (README: Running a local stack;
 # image_test.go holds the Dockerfiles to it).

@@ -16,11 +16,18 @@ up | preview | down | destroy | pulumi) ;;
 *) die "usage: scripts/local.sh up|preview|down|destroy|pulumi [ARGS...]" ;;
 esac
 
+export PULUMI_SKIP_UPDATE_CHECK=true
 need_pulumi
+need_pulumi_version
 need_docker
 
 export PULUMI_BACKEND_URL=${SUDOKU_LOCAL_BACKEND:-file://~}
-export PULUMI_SKIP_UPDATE_CHECK=true
+# Before it runs the program, pulumi installs the plugin of every module in go.mod's require
+# list that has one (the Go language host's GetRequiredPackages; pkg/engine/update.go,
+# ensurePluginsAreInstalled), pulumi-aws's too: a download of the AWS provider that a local
+# stack never starts. With --skip-plugin-pre-install the engine installs a provider when the
+# program first registers one of its resources: docker and random here.
+lazy_plugins=--skip-plugin-pre-install
 # Pulumi's Go language host builds the program with `go build` in this directory, every run
 # (pulumi-language-go, compileProgram), and go build reads GOFLAGS from the environment: for a
 # local stack, without the AWS side and the pulumi-aws SDK (main.go, localBuildTag), which make
@@ -66,7 +73,7 @@ pulumi)
 up)
 	# As docker compose up does, it applies without a separate preview first: that would run
 	# (and build) the program a second time. pulumi up prints the outputs at its end.
-	pulumi up --stack "$stack" --yes --non-interactive --skip-preview
+	pulumi up --stack "$stack" --yes --non-interactive --skip-preview "$lazy_plugins"
 	echo
 	# Healthy containers are not yet a working app: the app must also get into MySQL and
 	# Redis with its credentials, and the hub must deliver. Through the proxy, as a browser
@@ -76,15 +83,15 @@ up)
 	go run ./cmd/smoke -outputs - <<<"$outputs"
 	;;
 preview)
-	pulumi preview --stack "$stack" --diff --non-interactive
+	pulumi preview --stack "$stack" --diff --non-interactive "$lazy_plugins"
 	;;
 down)
-	pulumi destroy --stack "$stack" --yes --non-interactive "${down_targets[@]}"
+	pulumi destroy --stack "$stack" --yes --non-interactive "$lazy_plugins" "${down_targets[@]}"
 	echo "Stack $stack is down. Its data volumes, credentials and images are kept for the next 'make up'; 'make destroy' deletes them."
 	;;
 destroy)
 	# Everything, the credentials too: the volumes made with them go below.
-	pulumi destroy --stack "$stack" --yes --non-interactive
+	pulumi destroy --stack "$stack" --yes --non-interactive "$lazy_plugins"
 	# The volumes outlived the destroy above (retainOnDelete) unless deleteVolumesOnDestroy
 	# was set; this is where they go, with the images the stack built.
 	for volume in $(docker volume ls -q --filter "label=sudoku.stack=$stack"); do
