@@ -10,7 +10,7 @@ export STACK
 GOLANGCI_LINT := go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 ACTIONLINT := go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
-.PHONY: help up preview down destroy e2e test golden lint preview-staging
+.PHONY: help up preview down destroy e2e test bench golden lint preview-staging
 
 help: ## List the commands
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-16s %s\n", $$1, $$2}'
@@ -34,8 +34,11 @@ e2e: ## The local stack end to end, as the pull-request job runs it: up, down, u
 test: ## Run the test suite (the same command CI runs)
 	go test ./...
 
+bench: ## Time the program's build for local stacks against the whole program, cold and warm, and the tests; ARGS=-up times make up too
+	go run ./cmd/bench $(ARGS)
+
 golden: ## Regenerate the golden files and the README's generated sections after an intended change
-	go test . -run 'Golden|Readme' -update
+	go test . -run 'Golden|Docs' -update
 
 lint: ## Lint the Go code (golangci-lint), the workflows (actionlint) and the scripts (shellcheck)
 	$(GOLANGCI_LINT) run ./...

@@ -18,12 +18,50 @@ import (
 	"github.com/sudoku/infra/components"
 )
 
-// deployAws composes the aws target: the VPC, the load balancer, Aurora, ElastiCache, the
-// Mercure hub and the app on ECS Fargate, then alarms and a dashboard. The services come
-// after the load balancer, because an ECS service joins an existing target group.
+// deployAws composes the aws target, in steps that each need what the ones before made: the
+// account's foundations (provider, zones, the data key), the network with the ECS cluster,
+// the edge (the load balancer: an ECS service joins an existing target group), the data
+// (Aurora, ElastiCache), the services (the Mercure hub, the app), then alarms and a dashboard.
 func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
-	a := cfg.Aws
-	provider, err := aws.NewProvider(ctx, "aws", &aws.ProviderArgs{
+	s := &awsStack{ctx: ctx, cfg: cfg, a: cfg.Aws}
+	for _, step := range []func() error{s.foundations, s.network, s.edge, s.data, s.services, s.monitoring} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return s.outputs(), nil
+}
+
+// awsStack is what the steps of deployAws have made so far.
+type awsStack struct {
+	ctx *pulumi.Context
+	cfg *Config
+	a   AwsConfig
+
+	provider *aws.Provider
+	zones    []string
+	account  components.AwsAccount
+	key      *kms.Key
+	rt       components.AwsRuntime
+	net      *components.Network
+	cluster  *ecs.Cluster
+	lb       *components.LoadBalancer
+	db       *components.Database
+	cache    *components.Cache
+	mercure  *components.MercureHub
+	app      *components.PhpService
+	alarms   *monitoring
+}
+
+func (s *awsStack) withProvider() pulumi.ResourceOption { return pulumi.Providers(s.provider) }
+
+// foundations: the provider with the stack's default tags, the zones, the account, and the
+// key that everything stored is encrypted with (the flow logs' log group too, so it comes
+// before the network). The Aurora version is checked here, before anything is created.
+func (s *awsStack) foundations() error {
+	ctx, a := s.ctx, s.a
+	var err error
+	s.provider, err = aws.NewProvider(ctx, "aws", &aws.ProviderArgs{
 		Region: pulumi.String(a.Region),
 		DefaultTags: aws.ProviderDefaultTagsArgs{Tags: pulumi.StringMap{
 			"Project":   pulumi.String(ctx.Project()),
@@ -32,60 +70,63 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		}},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	withProvider := pulumi.Providers(provider)
-	zones, err := availabilityZones(ctx, a, provider)
-	if err != nil {
-		return nil, err
+	if s.zones, err = availabilityZones(ctx, a, s.provider); err != nil {
+		return err
 	}
-	if err := auroraVersionOffered(ctx, a, provider); err != nil {
-		return nil, err
+	if err := auroraVersionOffered(ctx, a, s.provider); err != nil {
+		return err
 	}
-	account := components.AwsAccount{
-		ID:        aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{}, pulumi.Provider(provider)).AccountId(),
-		Partition: aws.GetPartitionOutput(ctx, aws.GetPartitionOutputArgs{}, pulumi.Provider(provider)).Partition(),
+	s.account = components.AwsAccount{
+		ID:        aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{}, pulumi.Provider(s.provider)).AccountId(),
+		Partition: aws.GetPartitionOutput(ctx, aws.GetPartitionOutputArgs{}, pulumi.Provider(s.provider)).Partition(),
 		Region:    a.Region,
 	}
-	// The key first: every log group, the flow logs' too, is encrypted with it.
-	key, err := dataKey(ctx, a, account, provider)
-	if err != nil {
-		return nil, err
-	}
-	network, err := components.NewAwsNetwork(ctx, "network", &components.AwsNetworkArgs{
+	s.key, err = dataKey(ctx, a, s.account, s.provider)
+	return err
+}
+
+// network: the VPC, and the ECS cluster with its capacity providers and the private DNS
+// namespace the services find each other in; together, the runtime every component uses.
+func (s *awsStack) network() error {
+	ctx, a := s.ctx, s.a
+	var err error
+	s.net, err = components.NewAwsNetwork(ctx, "network", &components.AwsNetworkArgs{
 		CidrBlock:            a.VpcCidr,
-		AvailabilityZones:    zones,
+		AvailabilityZones:    s.zones,
 		NatGateways:          a.NatGateways,
-		Account:              account,
-		KmsKeyArn:            key.Arn,
+		Account:              s.account,
+		KmsKeyArn:            s.key.Arn,
 		FlowLogRetentionDays: a.LogRetentionDays,
-	}, withProvider)
+	}, s.withProvider())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	cluster, execLogs, err := ecsCluster(ctx, a, key, provider)
+	cluster, execLogs, err := ecsCluster(ctx, a, s.key, s.provider)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	s.cluster = cluster
 	capacity, err := ecs.NewClusterCapacityProviders(ctx, "cluster", &ecs.ClusterCapacityProvidersArgs{
 		ClusterName:       cluster.Name,
 		CapacityProviders: pulumi.ToStringArray([]string{"FARGATE", "FARGATE_SPOT"}),
-	}, pulumi.Provider(provider))
+	}, pulumi.Provider(s.provider))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	namespace, err := servicediscovery.NewPrivateDnsNamespace(ctx, "namespace", &servicediscovery.PrivateDnsNamespaceArgs{
 		Name:        pulumi.String(namespaceName(ctx.Stack(), ctx.Project())),
 		Description: pulumi.String("Private names of the stack's services"),
-		Vpc:         network.ID,
-	}, pulumi.Provider(provider))
+		Vpc:         s.net.ID,
+	}, pulumi.Provider(s.provider))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	rt := components.AwsRuntime{
-		Network:           network,
-		Account:           account,
-		KmsKeyArn:         key.Arn,
+	s.rt = components.AwsRuntime{
+		Network:           s.net,
+		Account:           s.account,
+		KmsKeyArn:         s.key.Arn,
 		ExecLogGroup:      execLogs,
 		CapacityProviders: capacity,
 		CPUArchitecture:   a.CPUArchitecture,
@@ -95,9 +136,15 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		Protect:           a.Protect,
 		EcrReaderAccounts: a.EcrReaderAccounts,
 	}
+	return nil
+}
 
-	lb, err := components.NewAwsLoadBalancer(ctx, "lb", &components.AwsLoadBalancerArgs{
-		Runtime:            rt,
+// edge: the load balancer, its listeners, target groups and WAF.
+func (s *awsStack) edge() error {
+	a := s.a
+	var err error
+	s.lb, err = components.NewAwsLoadBalancer(s.ctx, "lb", &components.AwsLoadBalancerArgs{
+		Runtime:            s.rt,
 		DomainName:         a.DomainName,
 		HostedZoneID:       a.HostedZoneID,
 		CertificateArn:     a.CertificateArn,
@@ -108,13 +155,17 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		AccessLogDays:      a.LogRetentionDays,
 		Waf:                a.Waf,
 		WafRateLimit:       a.WafRateLimit,
-	}, withProvider)
-	if err != nil {
-		return nil, err
-	}
-	appSG := network.SecurityGroupIDs.MapIndex(pulumi.String(components.TierApp))
-	db, err := components.NewAwsDatabase(ctx, "db", &components.AwsDatabaseArgs{
-		Runtime:               rt,
+	}, s.withProvider())
+	return err
+}
+
+// data: Aurora and ElastiCache, each reachable from the app's security group only.
+func (s *awsStack) data() error {
+	a := s.a
+	appSG := s.net.SecurityGroupIDs.MapIndex(pulumi.String(components.TierApp))
+	var err error
+	s.db, err = components.NewAwsDatabase(s.ctx, "db", &components.AwsDatabaseArgs{
+		Runtime:               s.rt,
 		ClientSecurityGroupID: appSG,
 		EngineVersion:         a.DBEngineVersion,
 		InstanceClass:         a.DBInstanceClass,
@@ -124,37 +175,42 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		Instances:             a.DBInstances,
 		BackupRetentionDays:   a.DBBackupRetentionDays,
 		SkipFinalSnapshot:     !a.DBFinalSnapshot,
-	}, withProvider)
+	}, s.withProvider())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	cache, err := components.NewAwsCache(ctx, "cache", &components.AwsCacheArgs{
-		Runtime:               rt,
+	s.cache, err = components.NewAwsCache(s.ctx, "cache", &components.AwsCacheArgs{
+		Runtime:               s.rt,
 		ClientSecurityGroupID: appSG,
 		NodeType:              a.CacheNodeType,
 		EngineVersion:         a.CacheEngineVersion,
 		Replica:               a.CacheReplica,
-	}, withProvider)
-	if err != nil {
-		return nil, err
-	}
-	origins := pulumi.StringArray{lb.URL}
+	}, s.withProvider())
+	return err
+}
+
+// services: the Mercure hub, then the app, which is given the hub, the database and the
+// cache; each joins its target group of the load balancer.
+func (s *awsStack) services() error {
+	a, cfg := s.a, s.cfg
+	origins := pulumi.StringArray{s.lb.URL}
 	for _, o := range cfg.MercureCorsOrigins {
 		origins = append(origins, pulumi.String(o))
 	}
-	mercure, err := components.NewAwsMercureHub(ctx, "mercure", &components.AwsMercureHubArgs{
-		Runtime:        rt,
+	var err error
+	s.mercure, err = components.NewAwsMercureHub(s.ctx, "mercure", &components.AwsMercureHubArgs{
+		Runtime:        s.rt,
 		CPU:            a.MercureCPU,
 		Memory:         a.MercureMemory,
 		Image:          a.MercureImage,
 		CorsOrigins:    origins,
-		TargetGroupArn: lb.Targets.MapIndex(pulumi.String("mercure")),
-	}, withProvider)
+		TargetGroupArn: s.lb.Targets.MapIndex(pulumi.String("mercure")),
+	}, s.withProvider())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	app, err := components.NewAwsPhpService(ctx, "app", &components.AwsPhpServiceArgs{
-		Runtime:        rt,
+	s.app, err = components.NewAwsPhpService(s.ctx, "app", &components.AwsPhpServiceArgs{
+		Runtime:        s.rt,
 		AppPath:        cfg.AppPath,
 		PhpVersion:     cfg.PhpVersion,
 		Image:          a.AppImage,
@@ -166,31 +222,37 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		MaxTasks:       a.PhpMaxTasks,
 		CPUTarget:      a.PhpCPUTarget,
 		MemoryTarget:   a.PhpMemoryTarget,
-		TargetGroupArn: lb.Targets.MapIndex(pulumi.String("app")),
+		TargetGroupArn: s.lb.Targets.MapIndex(pulumi.String("app")),
 		Env: components.PhpEnv{
 			AppEnv:           cfg.AppEnv,
-			Database:         db,
-			Cache:            cache,
-			Mercure:          mercure,
-			MercurePublicURL: lb.MercurePublicURL,
+			Database:         s.db,
+			Cache:            s.cache,
+			Mercure:          s.mercure,
+			MercurePublicURL: s.lb.MercurePublicURL,
 			ReleaseCommand:   cfg.ReleaseCommand,
 		},
-	}, withProvider)
-	if err != nil {
-		return nil, err
-	}
-	alarms, err := newMonitoring(ctx, a, monitored{lb: lb, cluster: cluster, app: app, mercure: mercure, db: db, cache: cache, keyArn: key.Arn}, provider)
-	if err != nil {
-		return nil, err
-	}
+	}, s.withProvider())
+	return err
+}
 
+// monitoring: the alarms, their topic and the dashboard.
+func (s *awsStack) monitoring() error {
+	var err error
+	s.alarms, err = newMonitoring(s.ctx, s.a, monitored{lb: s.lb, cluster: s.cluster, app: s.app, mercure: s.mercure, db: s.db, cache: s.cache, keyArn: s.key.Arn}, s.provider)
+	return err
+}
+
+// outputs are the stack's outputs: where it answers, what it runs, where its secrets and
+// logs are. Never a secret's value.
+func (s *awsStack) outputs() pulumi.Map {
+	app, mercure, db, cache := s.app, s.mercure, s.db, s.cache
 	outputs := pulumi.Map{
-		"url":        lb.URL,
-		"mercureUrl": lb.MercurePublicURL,
-		"albDnsName": lb.DNSName,
+		"url":        s.lb.URL,
+		"mercureUrl": s.lb.MercurePublicURL,
+		"albDnsName": s.lb.DNSName,
 		// What the services run, by digest: production's deploy workflow promotes these.
 		"imageRefs":    pulumi.StringMap{"app": app.ImageRef, "mercure": mercure.ImageRef},
-		"clusterName":  cluster.Name,
+		"clusterName":  s.cluster.Name,
 		"serviceNames": pulumi.StringMap{"app": app.ServiceName, "mercure": mercure.ServiceName},
 		// What `pulumi up` deployed; scripts/ci.sh verify-deployment compares it with what
 		// ECS runs.
@@ -207,15 +269,15 @@ func deployAws(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		"logGroups": pulumi.StringMap{
 			"app":         app.LogGroup.Name,
 			"mercure":     mercure.LogGroup.Name,
-			"vpcFlowLogs": network.FlowLogs.Name,
+			"vpcFlowLogs": s.net.FlowLogs.Name,
 		},
-		"alarmTopicArn": alarms.topic.Arn,
-		"dashboardName": alarms.dashboard.DashboardName,
+		"alarmTopicArn": s.alarms.topic.Arn,
+		"dashboardName": s.alarms.dashboard.DashboardName,
 	}
 	if app.Repository != nil && mercure.Repository != nil {
 		outputs["ecrRepositoryUrls"] = pulumi.StringMap{"app": app.Repository.RepositoryUrl, "mercure": mercure.Repository.RepositoryUrl}
 	}
-	return outputs, nil
+	return outputs
 }
 
 // availabilityZones takes the first azCount zones of the region that need no opt-in.
@@ -294,7 +356,7 @@ func ecsCluster(ctx *pulumi.Context, a AwsConfig, key *kms.Key, provider *aws.Pr
 // it to publish to that topic.
 //
 // The key outlives a destroy (retainOnDelete): Aurora's final snapshot and retained backups
-// are encrypted with it, and would be lost with it. README: Tearing down staging says how
+// are encrypted with it, and would be lost with it. docs/operations.md: Tearing down staging says how
 // to delete it once they are gone. A stack that keeps no snapshot (dbFinalSnapshot false,
 // tier ephemeral) has nothing the key must outlive: a destroy schedules its deletion after
 // KMS's shortest waiting period, 7 days (KMS developer guide, "Schedule key deletion").
@@ -329,7 +391,7 @@ func dataKey(ctx *pulumi.Context, a AwsConfig, account components.AwsAccount, pr
 			publishesToTheTopic("CloudWatchPublishesAlarmsToTheEncryptedTopic", "cloudwatch.amazonaws.com", thisAccount),
 			// SNS developer guide: aws:SourceAccount, aws:SourceArn and aws:SourceOrgID are
 			// not supported in a key policy for EventBridge-to-encrypted-topic deliveries, so
-			// this statement has none (README: Accepted findings).
+			// this statement has none (docs/security.md: Accepted findings).
 			publishesToTheTopic("EventBridgePublishesDeploymentFailuresToTheEncryptedTopic", "events.amazonaws.com", nil),
 		},
 	})

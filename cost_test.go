@@ -77,8 +77,8 @@ func TestEveryAwsResourceIsPriced(t *testing.T) {
 	}
 }
 
-// The README's "What it costs" comes from cmd/costreport's estimates of the committed stacks.
-func TestReadmeCost(t *testing.T) {
+// docs/aws.md's "What it costs" comes from cmd/costreport's estimates of the committed stacks.
+func TestDocsCost(t *testing.T) {
 	staging, production, seed := stackCost(t, "staging", nil), stackCost(t, "production", promoted), seedCost(t)
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n| Stack | A month | Against the old design |\n|---|---:|---:|\n")
@@ -92,5 +92,5 @@ func TestReadmeCost(t *testing.T) {
 		report := strings.Replace(r.report.Markdown("Cost of "+r.title), "### ", "#### ", 1)
 		fmt.Fprintf(&b, "<details><summary>The estimate of %s, by resource</summary>\n\n%s\n</details>\n\n", r.title, report)
 	}
-	assertReadmeSection(t, "cost", "internal/cost/prices.json or the stack files", b.String())
+	assertGeneratedSection(t, "cost", "internal/cost/prices.json or the stack files", b.String())
 }

@@ -50,10 +50,10 @@ func stackDiagram(t *testing.T, stack string, overrides map[string]string, drop 
 	return text
 }
 
-// The README's diagrams are drawn from the program: make golden redraws them.
-func TestReadmeDiagrams(t *testing.T) {
+// The diagrams of the README and docs/ are drawn from the program: make golden redraws them.
+func TestDocsDiagrams(t *testing.T) {
 	for stack, overrides := range map[string]map[string]string{"local": nil, "staging": nil, "production": promoted} {
-		assertReadmeSection(t, "diagram-"+stack, "internal/diagram or the program", "```mermaid\n"+stackDiagram(t, stack, overrides)+"```\n")
+		assertGeneratedSection(t, "diagram-"+stack, "internal/diagram or the program", "```mermaid\n"+stackDiagram(t, stack, overrides)+"```\n")
 	}
 }
 
@@ -96,9 +96,9 @@ func TestDiagramFollowsTheProgram(t *testing.T) {
 	}
 }
 
-// Every Mermaid diagram in the README parses with Mermaid itself (tools/mermaid, which
+// Every Mermaid diagram in the README and docs/ parses with Mermaid itself (tools/mermaid, which
 // .ci/run installs): a diagram GitHub cannot draw helps nobody.
-func TestReadmeMermaidParses(t *testing.T) {
+func TestDocsMermaidParses(t *testing.T) {
 	node := tool(t, "node")
 	if _, err := os.Stat("tools/mermaid/node_modules/mermaid"); err != nil {
 		if os.Getenv("SUDOKU_REQUIRE_TOOLS") == "1" {
@@ -106,20 +106,22 @@ func TestReadmeMermaidParses(t *testing.T) {
 		}
 		t.Skip("tools/mermaid is not installed (npm ci --prefix tools/mermaid); skipping")
 	}
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var files []string
-	for i, block := range strings.Split(string(readme), "```mermaid\n")[1:] {
-		body, _, _ := strings.Cut(block, "```")
-		files = append(files, writeTemp(t, fmt.Sprintf("diagram-%d.mmd", i), body))
+	for _, doc := range docFiles(t) {
+		text, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, block := range strings.Split(string(text), "```mermaid\n")[1:] {
+			body, _, _ := strings.Cut(block, "```")
+			files = append(files, writeTemp(t, fmt.Sprintf("diagram-%d.mmd", len(files)), body))
+		}
 	}
 	if len(files) < 3 {
-		t.Fatalf("the README has %d Mermaid diagrams, want the local, staging and production ones", len(files))
+		t.Fatalf("the README and docs/ have %d Mermaid diagrams, want the local, staging and production ones", len(files))
 	}
 	out, err := exec.Command(node, append([]string{"tools/mermaid/check.mjs"}, files...)...).CombinedOutput()
 	if err != nil {
-		t.Errorf("Mermaid cannot parse a README diagram: %v\n%s", err, out)
+		t.Errorf("Mermaid cannot parse a diagram of the README or docs/: %v\n%s", err, out)
 	}
 }

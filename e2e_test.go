@@ -103,8 +103,8 @@ func mergeConfig(maps ...map[string]string) map[string]string {
 	return out
 }
 
-// The README's cost of an end-to-end run comes from the same estimate.
-func TestReadmeE2ECost(t *testing.T) {
+// docs/e2e.md's cost of an end-to-end run comes from the same estimate.
+func TestDocsE2ECost(t *testing.T) {
 	r := e2eStackCost(t)
 	hourly := r.New / r.Table.HoursPerMonth
 	text := fmt.Sprintf("\nThe stack (`%s`) would cost $%.2f a month if it stayed up, so $%.2f an hour at list price in eu-central-1. "+
@@ -112,5 +112,5 @@ func TestReadmeE2ECost(t *testing.T) {
 		"about $%.2f for a run of up to an hour, plus the GitHub runner's minutes. Nightly, that is about $%.0f a month. "+
 		"The job summary reports each run's duration and its cost (`cmd/costreport -for`).\n\n",
 		e2eStackFile, r.New, hourly, hourly, 30*hourly)
-	assertReadmeSection(t, "e2e-cost", e2eStackFile+" or internal/cost/prices.json", text)
+	assertGeneratedSection(t, "e2e-cost", e2eStackFile+" or internal/cost/prices.json", text)
 }

@@ -433,7 +433,7 @@ var frontendFlags = map[string][]string{
 	"HEALTHCHECK": {"interval", "timeout", "start-period", "retries"},
 }
 
-// Every Dockerfile builds on the oldest engine the README promises (Docker 20.10), with the
+// Every Dockerfile builds on the oldest engine docs/local-development.md promises (Docker 20.10), with the
 // frontend built into it: no parser directive that pulls another frontend, no heredoc, and
 // no flag it does not know.
 func TestDockerfilesNeedNoNewerFrontend(t *testing.T) {

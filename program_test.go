@@ -286,7 +286,7 @@ func TestLocalStartOrder(t *testing.T) {
 			t.Errorf("%s: restart = %v, want unless-stopped", name, v)
 		}
 	}
-	// The hub needs neither MySQL nor Redis, and starts beside them (as the README says).
+	// The hub needs neither MySQL nor Redis, and starts beside them (as docs/local-development.md says).
 	hub := run.Named("docker:index/container:Container", "mercure-container")
 	for _, d := range []string{"db-container", "cache-container"} {
 		if run.DependsOn(hub, d) {

@@ -210,13 +210,13 @@ func TestCIGuardStep(t *testing.T) {
 }
 
 // The preview comment shows the stack's architecture after the change, and says whether it
-// differs from the README's diagram.
+// differs from the docs' diagram.
 func TestCIGuardDrawsTheArchitecture(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		overrides map[string]string
 		note      string
-	}{{nil, "(as the README draws it)"}, {map[string]string{"waf": "true"}, "(it differs from the README's: run make golden to redraw that)"}} {
+	}{{nil, "(as the docs draw it)"}, {map[string]string{"waf": "true"}, "(it differs from the docs': run make golden to redraw that)"}} {
 		previewFile := filepath.Join(t.TempDir(), "preview.json")
 		if err := os.WriteFile(previewFile, mustRun(t, "staging", c.overrides).PreviewJSON(nil), 0o644); err != nil {
 			t.Fatal(err)
@@ -284,7 +284,7 @@ func TestCISelectNeedsABackend(t *testing.T) {
 	if err == nil || !strings.Contains(log, "pulumi login") || !strings.Contains(log, "PULUMI_BACKEND_URL") {
 		t.Errorf("selecting without a backend: %v\n%s", err, log)
 	}
-	// Logged in with `pulumi login` (as README: Running staging does): the stack is selected.
+	// Logged in with `pulumi login` (as docs/aws.md: Running staging does): the stack is selected.
 	env = withFakes(t, map[string]string{"pulumi": `[ "$1" = stack ] && echo "selected $*"; exit 0`})
 	log, _, err = ciScript(t, append(env, noBackend...), "select")
 	if err != nil || !strings.Contains(log, "selected stack select staging") {

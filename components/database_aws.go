@@ -152,28 +152,56 @@ func serverlessScaling(a AwsDatabaseArgs) rds.ClusterServerlessv2ScalingConfigur
 	return scaling
 }
 
+// newAurora makes the Database's Aurora side: what the cluster needs (its security group,
+// subnets, parameters, log groups, the users' passwords), the cluster, its instances, then
+// the credentials, which wait for the writer.
 func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database) error {
-	rt := a.Runtime
 	clusterID := physicalName(ctx, name)
+	p, err := auroraPrerequisites(ctx, name, clusterID, a, d)
+	if err != nil {
+		return err
+	}
+	if d.Cluster, err = newAuroraCluster(ctx, name, clusterID, a, p, d); err != nil {
+		return err
+	}
+	instances, err := newAuroraInstances(ctx, name, clusterID, a, p.subnets, d)
+	if err != nil {
+		return err
+	}
+	return auroraCredentials(ctx, name, a.Runtime, instances, p, d)
+}
+
+// auroraPrereqs are what the cluster is made with.
+type auroraPrereqs struct {
+	sg                            *ec2.SecurityGroup
+	subnets                       *rds.SubnetGroup
+	params                        *rds.ClusterParameterGroup
+	logGroups                     []pulumi.Resource
+	appPassword, migratorPassword pulumi.StringOutput
+}
+
+func auroraPrerequisites(ctx *pulumi.Context, name, clusterID string, a AwsDatabaseArgs, d *Database) (auroraPrereqs, error) {
+	rt := a.Runtime
+	var p auroraPrereqs
 	sg, err := ec2.NewSecurityGroup(ctx, name+"-sg", &ec2.SecurityGroupArgs{
 		VpcId:       rt.Network.ID,
 		Description: pulumi.String("Aurora: MySQL from the app only"),
 		Tags:        nameTag(physicalName(ctx, name)),
 	}, pulumi.Parent(d))
 	if err != nil {
-		return err
+		return p, err
 	}
+	p.sg = sg
 	if err := allowTCP(ctx, name+"-from-app", a.ClientSecurityGroupID, sg.ID(), DatabasePort, "app to Aurora MySQL", d); err != nil {
-		return err
+		return p, err
 	}
-	subnets, err := rds.NewSubnetGroup(ctx, name+"-subnets", &rds.SubnetGroupArgs{
+	if p.subnets, err = rds.NewSubnetGroup(ctx, name+"-subnets", &rds.SubnetGroupArgs{
 		SubnetIds:   rt.Network.PrivateSubnetIDs,
 		Description: pulumi.String("Aurora: private subnets only"),
-	}, pulumi.Parent(d))
-	if err != nil {
-		return err
+	}, pulumi.Parent(d)); err != nil {
+		return p, err
 	}
-	params, err := rds.NewClusterParameterGroup(ctx, name+"-params", &rds.ClusterParameterGroupArgs{
+	if p.params, err = rds.NewClusterParameterGroup(ctx, name+"-params", &rds.ClusterParameterGroupArgs{
 		Family:      pulumi.String("aurora-mysql8.0"),
 		Description: pulumi.String("sudoku: TLS required, utf8mb4, slow query and audit logs"),
 		Parameters: rds.ClusterParameterGroupParameterArray{
@@ -185,28 +213,27 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 			rds.ClusterParameterGroupParameterArgs{Name: pulumi.String("server_audit_logging"), Value: pulumi.String("1")},
 			rds.ClusterParameterGroupParameterArgs{Name: pulumi.String("server_audit_events"), Value: pulumi.String("CONNECT,QUERY_DCL,QUERY_DDL")},
 		},
-	}, pulumi.Parent(d))
-	if err != nil {
-		return err
+	}, pulumi.Parent(d)); err != nil {
+		return p, err
 	}
 	// Aurora would create its log groups itself, kept forever; creating them first (with
 	// the names it uses) gives them the stack's retention.
-	var logGroups []pulumi.Resource
 	for _, log := range auroraLogs {
 		g, err := rt.newLogGroup(ctx, name+"-log-"+log, fmt.Sprintf("/aws/rds/cluster/%s/%s", clusterID, log), d)
 		if err != nil {
-			return err
+			return p, err
 		}
-		logGroups = append(logGroups, g)
+		p.logGroups = append(p.logGroups, g)
 	}
-	appPassword, err := newPassword(ctx, name+"-app-password", 32, d)
-	if err != nil {
-		return err
+	if p.appPassword, err = newPassword(ctx, name+"-app-password", 32, d); err != nil {
+		return p, err
 	}
-	migratorPassword, err := newPassword(ctx, name+"-migrator-password", 32, d)
-	if err != nil {
-		return err
-	}
+	p.migratorPassword, err = newPassword(ctx, name+"-migrator-password", 32, d)
+	return p, err
+}
+
+func newAuroraCluster(ctx *pulumi.Context, name, clusterID string, a AwsDatabaseArgs, p auroraPrereqs, d *Database) (*rds.Cluster, error) {
+	rt := a.Runtime
 	exports := pulumi.StringArray{}
 	for _, log := range auroraLogs {
 		exports = append(exports, pulumi.String(log))
@@ -215,7 +242,7 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 	if !a.SkipFinalSnapshot {
 		finalSnapshot = pulumi.String(clusterID + "-final")
 	}
-	d.Cluster, err = rds.NewCluster(ctx, name+"-cluster", &rds.ClusterArgs{
+	return rds.NewCluster(ctx, name+"-cluster", &rds.ClusterArgs{
 		ClusterIdentifier: pulumi.String(clusterID),
 		Engine:            pulumi.String("aurora-mysql"),
 		EngineVersion:     pulumi.String(a.EngineVersion),
@@ -227,9 +254,9 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 		ManageMasterUserPassword:    pulumi.Bool(true),
 		MasterUserSecretKmsKeyId:    rt.KmsKeyArn,
 		Port:                        pulumi.Int(DatabasePort),
-		DbSubnetGroupName:           subnets.Name,
-		VpcSecurityGroupIds:         pulumi.StringArray{sg.ID()},
-		DbClusterParameterGroupName: params.Name,
+		DbSubnetGroupName:           p.subnets.Name,
+		VpcSecurityGroupIds:         pulumi.StringArray{p.sg.ID()},
+		DbClusterParameterGroupName: p.params.Name,
 		StorageEncrypted:            pulumi.Bool(true),
 		KmsKeyId:                    rt.KmsKeyArn,
 		BackupRetentionPeriod:       pulumi.Int(a.BackupRetentionDays),
@@ -245,13 +272,15 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 		FinalSnapshotIdentifier:          finalSnapshot,
 		EnabledCloudwatchLogsExports:     exports,
 		Serverlessv2ScalingConfiguration: serverlessScaling(a),
-	}, append(rt.stateful(d), pulumi.DependsOn(logGroups))...)
-	if err != nil {
-		return err
-	}
+	}, append(rt.stateful(d), pulumi.DependsOn(p.logGroups))...)
+}
+
+// newAuroraInstances makes the writer and the readers, each in another AZ.
+func newAuroraInstances(ctx *pulumi.Context, name, clusterID string, a AwsDatabaseArgs, subnets *rds.SubnetGroup, d *Database) ([]*rds.ClusterInstance, error) {
+	rt := a.Runtime
 	monitoring, err := enhancedMonitoringRole(ctx, name, rt, d)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	azs := rt.Network.AvailabilityZones
 	instances := make([]*rds.ClusterInstance, a.Instances)
@@ -269,7 +298,7 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 			// Off, as AWS advises for an LTS release: an automatic minor upgrade may move the
 			// cluster to a version that is not LTS. AWS still applies the LTS release's patches
 			// (yearly, and critical ones at once); a preview then shows dbEngineVersion behind
-			// the cluster's (README: Staging on AWS, Aurora).
+			// the cluster's (docs/aws.md: Staging on AWS).
 			AutoMinorVersionUpgrade: pulumi.Bool(false),
 			CaCertIdentifier:        pulumi.String("rds-ca-rsa2048-g1"),
 			PromotionTier:           pulumi.Int(min(i, 15)),
@@ -281,10 +310,16 @@ func newAurora(ctx *pulumi.Context, name string, a AwsDatabaseArgs, d *Database)
 			MonitoringRoleArn:                  monitoring.Arn,
 		}, pulumi.Parent(d))
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
+	return instances, nil
+}
 
+// auroraCredentials sets the Database's connection outputs and makes the credentials
+// secret, after the instances.
+func auroraCredentials(ctx *pulumi.Context, name string, rt AwsRuntime, instances []*rds.ClusterInstance, p auroraPrereqs, d *Database) error {
+	appPassword, migratorPassword := p.appPassword, p.migratorPassword
 	// A cluster without instances takes no connection: its endpoints resolve only once the
 	// writer (the first instance, promotion tier 0) exists, and the readers' once the last
 	// does. Everything that connects (the credentials secret with its URLs, so the app's task

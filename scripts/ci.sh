@@ -25,7 +25,7 @@ select_stack() {
 	need_pulumi
 	# A backend from the environment (CI), or the one `pulumi login` chose (a person).
 	if [ -z "${PULUMI_BACKEND_URL:-}${PULUMI_ACCESS_TOKEN:-}" ] && ! pulumi whoami --non-interactive >/dev/null 2>&1; then
-		die "no state backend: run 'pulumi login' (Pulumi Cloud, or s3://bucket?region=eu-central-1), or set PULUMI_BACKEND_URL or PULUMI_ACCESS_TOKEN (in CI: the repository variable or secret). See README: Continuous delivery."
+		die "no state backend: run 'pulumi login' (Pulumi Cloud, or s3://bucket?region=eu-central-1), or set PULUMI_BACKEND_URL or PULUMI_ACCESS_TOKEN (in CI: the repository variable or secret). See docs/continuous-delivery.md."
 	fi
 	local args=(--create --non-interactive)
 	if [ -n "${PULUMI_SECRETS_PROVIDER:-}" ]; then
@@ -76,16 +76,17 @@ guard() {
 }
 
 # architecture prints the stack's diagram after the change (cmd/diagram), collapsed, and
-# whether it differs from the one in the README.
+# whether it differs from the one in the docs (README.md draws the local stack, docs/aws.md
+# staging and production).
 architecture() {
-	local drawn readme note name=${stack##*/}
+	local drawn documented note name=${stack##*/}
 	drawn=$("$tools/diagram" -markdown "$work/preview.json" 2>/dev/null) || return 0
-	readme=$(sed -n "/<!-- diagram-$name:begin/,/<!-- diagram-$name:end/p" README.md | sed '1d;$d')
-	note="as the README draws it"
-	if [ -z "$readme" ]; then
-		note="the README draws no diagram of this stack"
-	elif [ "$drawn" != "$readme" ]; then
-		note="it differs from the README's: run make golden to redraw that"
+	documented=$(cat README.md docs/*.md | sed -n "/<!-- diagram-$name:begin/,/<!-- diagram-$name:end/p" | sed '1d;$d')
+	note="as the docs draw it"
+	if [ -z "$documented" ]; then
+		note="the docs draw no diagram of this stack"
+	elif [ "$drawn" != "$documented" ]; then
+		note="it differs from the docs': run make golden to redraw that"
 	fi
 	printf '\n<details><summary>Architecture of %s after this change (%s)</summary>\n\n%s\n\n</details>\n' "$name" "$note" "$drawn"
 }
@@ -135,7 +136,7 @@ allow_destructive() {
 		echo "Allowed: $prs had the label $label."
 		return
 	fi
-	echo "::error::This deployment replaces or deletes a stateful resource (see the job summary), and no one allowed it: the merged pull request lacks the label $label. If it is intended, run this workflow by hand with allow-destructive (README, Intended replacements)."
+	echo "::error::This deployment replaces or deletes a stateful resource (see the job summary), and no one allowed it: the merged pull request lacks the label $label. If it is intended, run this workflow by hand with allow-destructive (docs/continuous-delivery.md, Intended replacements)."
 	exit 1
 }
 
@@ -263,7 +264,7 @@ promote() {
 	need jq "It is on GitHub's runners; elsewhere install jq."
 	local file="Pulumi.${stack##*/}.yaml" placeholders app mercure ref
 	if placeholders=$(grep -n 'REPLACE' "$file"); then
-		die "$file still has placeholders; set them before deploying (README: Production):
+		die "$file still has placeholders; set them before deploying (docs/aws.md: Production):
 $placeholders"
 	fi
 	if [ -n "${APP_IMAGE:-}${MERCURE_IMAGE:-}" ]; then

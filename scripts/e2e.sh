@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end tests: bring a stack up for real, check it as a user would (cmd/smoke), tear it
-# down, and check that nothing is left. README: End-to-end tests.
+# down, and check that nothing is left. docs/e2e.md.
 #
 #   scripts/e2e.sh local         the local stack on Docker, for a throwaway stack name
 #                                (STACK, default e2e-local): up, down, up, destroy (make e2e)

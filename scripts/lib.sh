@@ -47,7 +47,7 @@ need_pulumi_version() {
 }
 
 # The oldest Docker Engine the images build on: its own Dockerfile frontend (the Dockerfiles
-# ask for no other) knows every instruction and flag they use (README: Running a local stack;
+# ask for no other) knows every instruction and flag they use (docs/local-development.md;
 # image_test.go holds the Dockerfiles to it).
 min_docker=20.10
 

@@ -6,7 +6,7 @@
 //	pulumi preview --stack staging --json --show-sames > preview.json
 //	go run ./cmd/diagram [-markdown] preview.json        (or - for stdin)
 //
-// The README's diagrams come from it (make golden). Exit status: 0 with the diagram, 2 when
+// The diagrams of the README and docs/ come from it (make golden). Exit status: 0 with the diagram, 2 when
 // the input is not a successful preview of the stack.
 package main
 

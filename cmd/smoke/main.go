@@ -309,5 +309,5 @@ func hint(reason string) string {
 	if reason != "access-denied" {
 		return ""
 	}
-	return " (on a local stack, the data volume keeps the password it was created with: if the stack's credentials were lost, by a plain `pulumi destroy` for instance, `make destroy` deletes the data and the next `make up` starts afresh; see README: Running a local stack)"
+	return " (on a local stack, the data volume keeps the password it was created with: if the stack's credentials were lost, by a plain `pulumi destroy` for instance, `make destroy` deletes the data and the next `make up` starts afresh; see docs/local-development.md)"
 }

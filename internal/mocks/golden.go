@@ -15,7 +15,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files (and generated README sections) instead of comparing")
+var update = flag.Bool("update", false, "rewrite golden files (and the generated sections of the README and docs/) instead of comparing")
 
 // Update reports whether the test run was asked to rewrite golden files.
 func Update() bool { return *update }
@@ -42,7 +42,7 @@ func Render(m *Monitor) string {
 		names[r.URN] = r.Name
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Resources of stack %q, as the program registers them (see README: golden files).\n", m.Stack)
+	fmt.Fprintf(&b, "# Resources of stack %q, as the program registers them (see docs/testing.md: Golden files).\n", m.Stack)
 	var walk func(parent string, depth int)
 	walk = func(parent string, depth int) {
 		for _, r := range children[parent] {
