@@ -144,12 +144,22 @@ func buildTools() (string, error) {
 			}
 		}
 	}
+	root, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(h, "%s %d\n", f, len(data))
+		// By the path in the module, so that a copy of the repository (make bench's) finds
+		// the same build.
+		name, err := filepath.Rel(root, f)
+		if err != nil {
+			name = f
+		}
+		fmt.Fprintf(h, "%s %d\n", name, len(data))
 		h.Write(data)
 	}
 	return userCached("tools", h.Sum(nil), func(dir string) error {

@@ -86,6 +86,11 @@ func run(r *report, cold, tests, up bool) error {
 		return err
 	}
 	defer os.RemoveAll(work)
+	// Everything runs on a copy of the working tree, so that editing it meanwhile changes
+	// nothing of what is measured.
+	if repo, err = snapshot(filepath.Join(work, "repo")); err != nil {
+		return err
+	}
 	// A change to main.go, through an overlay: the package recompiles and the program links
 	// again, and the working tree is left alone.
 	overlay, err := editOverlay(work)
@@ -142,6 +147,40 @@ func run(r *report, cold, tests, up bool) error {
 	return nil
 }
 
+// repo is the directory the bench's commands run in: a snapshot of the working tree.
+var repo = "."
+
+// snapshot copies the files git tracks, and the new ones it does not ignore, into dir.
+func snapshot(dir string) (string, error) {
+	var list strings.Builder
+	if err := command(&list, nil, "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"); err != nil {
+		return "", err
+	}
+	for _, f := range strings.Split(strings.TrimRight(list.String(), "\x00"), "\x00") {
+		info, err := os.Lstat(filepath.Join(repo, f))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // deleted, not yet committed
+		}
+		if err != nil {
+			return "", err
+		}
+		if !info.Mode().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(repo, f))
+		if err != nil {
+			return "", err
+		}
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, info.Mode().Perm()); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
 // timeBuild builds v as the language host does, into out, and says how long it took.
 func timeBuild(env []string, v variant, out string, extra ...string) (time.Duration, error) {
 	args := append([]string{"build", "-o", out}, languageHostFlags...)
@@ -157,7 +196,7 @@ func timeBuild(env []string, v variant, out string, extra ...string) (time.Durat
 // editOverlay writes a go build -overlay file that replaces main.go with itself and one more
 // declaration, and returns its path.
 func editOverlay(dir string) (string, error) {
-	src, err := os.ReadFile("main.go")
+	src, err := os.ReadFile(filepath.Join(repo, "main.go"))
 	if err != nil {
 		return "", err
 	}
@@ -165,7 +204,7 @@ func editOverlay(dir string) (string, error) {
 	if err := os.WriteFile(edited, append(src, "\nvar benchEdit = 1\n"...), 0o644); err != nil {
 		return "", err
 	}
-	abs, err := filepath.Abs("main.go")
+	abs, err := filepath.Abs(filepath.Join(repo, "main.go"))
 	if err != nil {
 		return "", err
 	}
@@ -280,6 +319,7 @@ func freePort() (string, error) {
 // carries the command's error output.
 func command(out io.Writer, env []string, name string, args ...string) error {
 	cmd := exec.Command(name, args...)
+	cmd.Dir = repo
 	cmd.Env = append(os.Environ(), env...)
 	var stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = out, &stderr
