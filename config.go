@@ -484,6 +484,13 @@ func loadAwsConfig(r *reader, aws bool) AwsConfig {
 			RedisEvictions:     r.integer("alarmRedisEvictions", 0, 100000000),
 		},
 	}
+	checkAws(r, &a, aws)
+	return a
+}
+
+// checkAws holds the aws target's values to what AWS accepts and to each other, and a
+// production stack to what production needs.
+func checkAws(r *reader, a *AwsConfig, aws bool) {
 	match := func(key, value string, re *regexp.Regexp, allowed string) {
 		if !re.MatchString(value) {
 			r.fail(key, allowed, strconv.Quote(value))
@@ -512,7 +519,7 @@ func loadAwsConfig(r *reader, aws bool) AwsConfig {
 	} else if ones, _ := network.Mask.Size(); ones < 16 || ones > 20 {
 		r.fail("vpcCidr", "a network from /16 to /20 (each subnet gets 1/16 of it)", strconv.Quote(a.VpcCidr))
 	}
-	loadHTTPSConfig(r, &a, aws)
+	loadHTTPSConfig(r, a, aws)
 	if !components.ValidFargateSize(a.PhpCPU, a.PhpMemory) {
 		r.fail("phpMemory", fmt.Sprintf("a size Fargate allows with phpCpu %d", a.PhpCPU), a.PhpMemory)
 	}
@@ -547,10 +554,9 @@ func loadAwsConfig(r *reader, aws bool) AwsConfig {
 		}
 	}
 	if aws && a.Tier == "production" {
-		checkProduction(r, a)
+		checkProduction(r, *a)
 	}
-	checkEphemeral(r, a)
-	return a
+	checkEphemeral(r, *a)
 }
 
 // checkProduction refuses a production stack that lacks a guarantee production needs. Each

@@ -82,6 +82,45 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 		return nil, err
 	}
 
+	volumes, containers := containerDefinitions(spec, f.logGroup)
+	f.taskDefinition, err = ecs.NewTaskDefinition(ctx, name+"-task", &ecs.TaskDefinitionArgs{
+		Family:                  pulumi.String(physicalName(ctx, name)),
+		Cpu:                     pulumi.Sprintf("%d", spec.cpu),
+		Memory:                  pulumi.Sprintf("%d", spec.memory),
+		NetworkMode:             pulumi.String("awsvpc"),
+		RequiresCompatibilities: pulumi.StringArray{pulumi.String("FARGATE")},
+		RuntimePlatform: ecs.TaskDefinitionRuntimePlatformArgs{
+			OperatingSystemFamily: pulumi.String("LINUX"),
+			CpuArchitecture:       pulumi.String(strings.ToUpper(rt.CPUArchitecture)),
+		},
+		ExecutionRoleArn:     execRole.Arn,
+		TaskRoleArn:          taskRole.Arn,
+		ContainerDefinitions: pulumi.JSONMarshal(containers),
+		Volumes:              volumes,
+		// Earlier revisions stay registered, so that a rollback has something to run.
+		SkipDestroy: pulumi.Bool(true),
+	}, pulumi.Parent(parent))
+	if err != nil {
+		return nil, err
+	}
+
+	args := serviceArgs(spec, f.taskDefinition)
+	opts := []pulumi.ResourceOption{pulumi.Parent(parent), pulumi.DependsOn([]pulumi.Resource{rt.CapacityProviders})}
+	if spec.scaled {
+		// After creation the count belongs to auto scaling: `pulumi up` must not reset it.
+		opts = append(opts, pulumi.IgnoreChanges([]string{"desiredCount"}))
+	}
+	f.service, err = ecs.NewService(ctx, name+"-service", args, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// containerDefinitions are the task's containers (the service's, after the release
+// container when there is one) and the scratch volumes of their writable paths.
+func containerDefinitions(spec fargateSpec, logGroup *cloudwatch.LogGroup) (ecs.TaskDefinitionVolumeArray, pulumi.Array) {
+	name, rt := spec.name, spec.rt
 	volumes := ecs.TaskDefinitionVolumeArray{}
 	mounts := pulumi.Array{}
 	for i, path := range spec.writablePaths {
@@ -98,7 +137,7 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 		"environment":      env,
 		"secrets":          secrets,
 		"dockerLabels":     secretVersions,
-		"logConfiguration": awsLogs(f.logGroup, rt, name),
+		"logConfiguration": awsLogs(logGroup, rt, name),
 		// ECS replaces a task whose container turns unhealthy.
 		"healthCheck": pulumi.Map{
 			"command":     pulumi.ToStringArray([]string{"CMD-SHELL", spec.health.command}),
@@ -129,36 +168,21 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 			"environment":            env,
 			"secrets":                secrets,
 			"dockerLabels":           versions,
-			"logConfiguration":       awsLogs(f.logGroup, rt, r.name),
+			"logConfiguration":       awsLogs(logGroup, rt, r.name),
 			"readonlyRootFilesystem": pulumi.Bool(true),
 			"mountPoints":            mounts,
 		}, container}
 		container["dependsOn"] = pulumi.Array{pulumi.Map{"containerName": pulumi.String(r.name), "condition": pulumi.String("SUCCESS")}}
 	}
-	f.taskDefinition, err = ecs.NewTaskDefinition(ctx, name+"-task", &ecs.TaskDefinitionArgs{
-		Family:                  pulumi.String(physicalName(ctx, name)),
-		Cpu:                     pulumi.Sprintf("%d", spec.cpu),
-		Memory:                  pulumi.Sprintf("%d", spec.memory),
-		NetworkMode:             pulumi.String("awsvpc"),
-		RequiresCompatibilities: pulumi.StringArray{pulumi.String("FARGATE")},
-		RuntimePlatform: ecs.TaskDefinitionRuntimePlatformArgs{
-			OperatingSystemFamily: pulumi.String("LINUX"),
-			CpuArchitecture:       pulumi.String(strings.ToUpper(rt.CPUArchitecture)),
-		},
-		ExecutionRoleArn:     execRole.Arn,
-		TaskRoleArn:          taskRole.Arn,
-		ContainerDefinitions: pulumi.JSONMarshal(containers),
-		Volumes:              volumes,
-		// Earlier revisions stay registered, so that a rollback has something to run.
-		SkipDestroy: pulumi.Bool(true),
-	}, pulumi.Parent(parent))
-	if err != nil {
-		return nil, err
-	}
+	return volumes, containers
+}
 
+// serviceArgs are the ECS service of spec, running taskDefinition.
+func serviceArgs(spec fargateSpec, taskDefinition *ecs.TaskDefinition) *ecs.ServiceArgs {
+	name, rt := spec.name, spec.rt
 	args := &ecs.ServiceArgs{
 		Cluster:         rt.Cluster.Arn,
-		TaskDefinition:  f.taskDefinition.Arn,
+		TaskDefinition:  taskDefinition.Arn,
 		DesiredCount:    pulumi.Int(spec.desiredCount),
 		LaunchType:      pulumi.String("FARGATE"),
 		PlatformVersion: pulumi.String("LATEST"),
@@ -204,16 +228,7 @@ func newFargateService(ctx *pulumi.Context, spec fargateSpec, parent pulumi.Reso
 			ecs.ServiceCapacityProviderStrategyArgs{CapacityProvider: pulumi.String("FARGATE_SPOT"), Weight: pulumi.Int(1)},
 		}
 	}
-	opts := []pulumi.ResourceOption{pulumi.Parent(parent), pulumi.DependsOn([]pulumi.Resource{rt.CapacityProviders})}
-	if spec.scaled {
-		// After creation the count belongs to auto scaling: `pulumi up` must not reset it.
-		opts = append(opts, pulumi.IgnoreChanges([]string{"desiredCount"}))
-	}
-	f.service, err = ecs.NewService(ctx, name+"-service", args, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
+	return args
 }
 
 // gracePeriod is how long ECS ignores a new task's failing health checks: the service

@@ -145,82 +145,11 @@ func newAlb(ctx *pulumi.Context, name string, a AwsLoadBalancerArgs, l *LoadBala
 		return err
 	}
 
-	forwardToApp := lb.ListenerDefaultActionArray{lb.ListenerDefaultActionArgs{
-		Type: pulumi.String("forward"), TargetGroupArn: l.AppTargetGroup.Arn,
-	}}
-	var serving *lb.Listener
-	if a.HTTPS() {
-		certificate, err := certificateArn(ctx, name, a, l)
-		if err != nil {
-			return err
-		}
-		serving, err = lb.NewListener(ctx, name+"-https", &lb.ListenerArgs{
-			LoadBalancerArn: l.Alb.Arn,
-			Port:            pulumi.Int(443),
-			Protocol:        pulumi.String("HTTPS"),
-			SslPolicy:       pulumi.String(a.SslPolicy),
-			CertificateArn:  certificate,
-			DefaultActions:  forwardToApp,
-		}, pulumi.Parent(l))
-		if err != nil {
-			return err
-		}
-		_, err = lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
-			LoadBalancerArn: l.Alb.Arn,
-			Port:            pulumi.Int(80),
-			Protocol:        pulumi.String("HTTP"),
-			DefaultActions: lb.ListenerDefaultActionArray{lb.ListenerDefaultActionArgs{
-				Type: pulumi.String("redirect"),
-				Redirect: lb.ListenerDefaultActionRedirectArgs{
-					Protocol: pulumi.String("HTTPS"), Port: pulumi.String("443"), StatusCode: pulumi.String("HTTP_301"),
-				},
-			}},
-		}, pulumi.Parent(l))
-		if err != nil {
-			return err
-		}
-	} else {
-		_ = ctx.Log.Warn("allowHttpOnly: the load balancer serves HTTP only, without TLS. "+
-			"Set sudoku:domainName with sudoku:hostedZoneId (or sudoku:certificateArn) for HTTPS.", nil)
-		serving, err = lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
-			LoadBalancerArn: l.Alb.Arn,
-			Port:            pulumi.Int(80),
-			Protocol:        pulumi.String("HTTP"),
-			DefaultActions:  forwardToApp,
-		}, pulumi.Parent(l))
-		if err != nil {
-			return err
-		}
-	}
-	// status.php says whether MySQL and Redis let the app in: for the target group's health
-	// checks, which reach the tasks directly, and for no one on the internet.
-	if _, err := lb.NewListenerRule(ctx, name+"-status-not-public", &lb.ListenerRuleArgs{
-		ListenerArn: serving.Arn,
-		Priority:    pulumi.Int(5),
-		Conditions: lb.ListenerRuleConditionArray{lb.ListenerRuleConditionArgs{
-			PathPattern: lb.ListenerRuleConditionPathPatternArgs{Values: pulumi.StringArray{pulumi.String("/status.php")}},
-		}},
-		Actions: lb.ListenerRuleActionArray{lb.ListenerRuleActionArgs{
-			Type: pulumi.String("fixed-response"),
-			FixedResponse: lb.ListenerRuleActionFixedResponseArgs{
-				ContentType: pulumi.String("text/plain"), MessageBody: pulumi.String("Not Found\n"), StatusCode: pulumi.String("404"),
-			},
-		}},
-	}, pulumi.Parent(l)); err != nil {
+	serving, err := albListeners(ctx, name, a, l)
+	if err != nil {
 		return err
 	}
-	mercureRule, err := lb.NewListenerRule(ctx, name+"-mercure", &lb.ListenerRuleArgs{
-		ListenerArn: serving.Arn,
-		Priority:    pulumi.Int(10),
-		Conditions: lb.ListenerRuleConditionArray{lb.ListenerRuleConditionArgs{
-			PathPattern: lb.ListenerRuleConditionPathPatternArgs{
-				Values: pulumi.StringArray{pulumi.String(MercurePath), pulumi.String(MercurePath + "/*")},
-			},
-		}},
-		Actions: lb.ListenerRuleActionArray{lb.ListenerRuleActionArgs{
-			Type: pulumi.String("forward"), TargetGroupArn: l.MercureTargetGroup.Arn,
-		}},
-	}, pulumi.Parent(l))
+	mercureRule, err := albRules(ctx, name, serving, l)
 	if err != nil {
 		return err
 	}
@@ -251,6 +180,94 @@ func newAlb(ctx *pulumi.Context, name string, a AwsLoadBalancerArgs, l *LoadBala
 		"mercure": after(mercureRule, l.MercureTargetGroup.Arn),
 	}.ToStringMapOutput()
 	return nil
+}
+
+// albListeners makes the listener that serves (HTTPS, with HTTP redirecting to it; or HTTP
+// alone when the stack allows it), forwarding to the app by default, and returns it.
+func albListeners(ctx *pulumi.Context, name string, a AwsLoadBalancerArgs, l *LoadBalancer) (*lb.Listener, error) {
+	forwardToApp := lb.ListenerDefaultActionArray{lb.ListenerDefaultActionArgs{
+		Type: pulumi.String("forward"), TargetGroupArn: l.AppTargetGroup.Arn,
+	}}
+	var serving *lb.Listener
+	var err error
+	if a.HTTPS() {
+		certificate, err := certificateArn(ctx, name, a, l)
+		if err != nil {
+			return nil, err
+		}
+		serving, err = lb.NewListener(ctx, name+"-https", &lb.ListenerArgs{
+			LoadBalancerArn: l.Alb.Arn,
+			Port:            pulumi.Int(443),
+			Protocol:        pulumi.String("HTTPS"),
+			SslPolicy:       pulumi.String(a.SslPolicy),
+			CertificateArn:  certificate,
+			DefaultActions:  forwardToApp,
+		}, pulumi.Parent(l))
+		if err != nil {
+			return nil, err
+		}
+		_, err = lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
+			LoadBalancerArn: l.Alb.Arn,
+			Port:            pulumi.Int(80),
+			Protocol:        pulumi.String("HTTP"),
+			DefaultActions: lb.ListenerDefaultActionArray{lb.ListenerDefaultActionArgs{
+				Type: pulumi.String("redirect"),
+				Redirect: lb.ListenerDefaultActionRedirectArgs{
+					Protocol: pulumi.String("HTTPS"), Port: pulumi.String("443"), StatusCode: pulumi.String("HTTP_301"),
+				},
+			}},
+		}, pulumi.Parent(l))
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		_ = ctx.Log.Warn("allowHttpOnly: the load balancer serves HTTP only, without TLS. "+
+			"Set sudoku:domainName with sudoku:hostedZoneId (or sudoku:certificateArn) for HTTPS.", nil)
+		serving, err = lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
+			LoadBalancerArn: l.Alb.Arn,
+			Port:            pulumi.Int(80),
+			Protocol:        pulumi.String("HTTP"),
+			DefaultActions:  forwardToApp,
+		}, pulumi.Parent(l))
+		if err != nil {
+			return nil, err
+		}
+	}
+	return serving, nil
+}
+
+// albRules hides status.php from the internet and sends the hub's path to the hub; it returns
+// the hub's rule.
+func albRules(ctx *pulumi.Context, name string, serving *lb.Listener, l *LoadBalancer) (*lb.ListenerRule, error) {
+	// status.php says whether MySQL and Redis let the app in: for the target group's health
+	// checks, which reach the tasks directly, and for no one on the internet.
+	if _, err := lb.NewListenerRule(ctx, name+"-status-not-public", &lb.ListenerRuleArgs{
+		ListenerArn: serving.Arn,
+		Priority:    pulumi.Int(5),
+		Conditions: lb.ListenerRuleConditionArray{lb.ListenerRuleConditionArgs{
+			PathPattern: lb.ListenerRuleConditionPathPatternArgs{Values: pulumi.StringArray{pulumi.String("/status.php")}},
+		}},
+		Actions: lb.ListenerRuleActionArray{lb.ListenerRuleActionArgs{
+			Type: pulumi.String("fixed-response"),
+			FixedResponse: lb.ListenerRuleActionFixedResponseArgs{
+				ContentType: pulumi.String("text/plain"), MessageBody: pulumi.String("Not Found\n"), StatusCode: pulumi.String("404"),
+			},
+		}},
+	}, pulumi.Parent(l)); err != nil {
+		return nil, err
+	}
+	return lb.NewListenerRule(ctx, name+"-mercure", &lb.ListenerRuleArgs{
+		ListenerArn: serving.Arn,
+		Priority:    pulumi.Int(10),
+		Conditions: lb.ListenerRuleConditionArray{lb.ListenerRuleConditionArgs{
+			PathPattern: lb.ListenerRuleConditionPathPatternArgs{
+				Values: pulumi.StringArray{pulumi.String(MercurePath), pulumi.String(MercurePath + "/*")},
+			},
+		}},
+		Actions: lb.ListenerRuleActionArray{lb.ListenerRuleActionArgs{
+			Type: pulumi.String("forward"), TargetGroupArn: l.MercureTargetGroup.Arn,
+		}},
+	}, pulumi.Parent(l))
 }
 
 func targetGroup(ctx *pulumi.Context, name string, rt AwsRuntime, port int, healthPath string, drain int, parent pulumi.Resource) (*lb.TargetGroup, error) {
