@@ -10,7 +10,7 @@ export STACK
 GOLANGCI_LINT := go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 ACTIONLINT := go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
-.PHONY: help up preview down destroy e2e test bench golden lint preview-staging
+.PHONY: help up preview down destroy db-dump db-restore e2e test bench golden lint preview-staging
 
 help: ## List the commands
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-16s %s\n", $$1, $$2}'
@@ -27,6 +27,12 @@ down: ## Remove the local stack's containers and network; keep its data volumes 
 
 destroy: ## Delete the local stack: containers, credentials, data volumes and images
 	@scripts/local.sh destroy
+
+db-dump: ## Dump the local stack's database to FILE (default: backups/<stack>-<UTC time>.sql)
+	@scripts/db.sh dump $(FILE)
+
+db-restore: ## Load FILE, a dump from make db-dump, into the local stack's database (it dumps what it replaces first)
+	@scripts/db.sh restore $(FILE)
 
 e2e: ## The local stack end to end, as the pull-request job runs it: up, down, up, destroy, nothing left (STACK default e2e-local)
 	@STACK=$(if $(filter command line environment,$(origin STACK)),$(STACK),e2e-local) scripts/e2e.sh local

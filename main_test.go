@@ -7,14 +7,21 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
 
 // TestMain runs more tests side by side than the testing package's default (GOMAXPROCS)
 // unless -parallel is given: most of them wait on servers and scripts rather than compute.
-// It removes what the tests built once for all of them.
+// The scripts under test never see the settings of the shell that runs the tests (a
+// developer's STACK=alice, CI's GITHUB_*). It removes what the tests built once for all of them.
 func TestMain(m *testing.M) {
+	for _, e := range os.Environ() {
+		if name, _, _ := strings.Cut(e, "="); scriptSetting(name) {
+			os.Unsetenv(name)
+		}
+	}
 	flag.Parse()
 	explicit := false
 	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
@@ -26,6 +33,25 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(scratchDir.dir)
 	}
 	os.Exit(code)
+}
+
+// scriptSetting says whether the scripts in scripts/ read name from their environment, as a
+// setting of the user's or CI's rather than of the tests (SUDOKU_REQUIRE_TOOLS and
+// SUDOKU_MERCURE_BIN tell the tests what the machine has).
+func scriptSetting(name string) bool {
+	switch name {
+	case "SUDOKU_REQUIRE_TOOLS", "SUDOKU_MERCURE_BIN":
+		return false
+	case "STACK", "APP_IMAGE", "MERCURE_IMAGE", "STAGING_REGISTRY", "STAGING_STACK", "AWS_REGION", "PR_NUMBER",
+		"DOCKER_DAEMON_JSON", "ALLOW_DESTRUCTIVE_INPUT", "GH_TOKEN":
+		return true
+	}
+	for _, prefix := range []string{"SUDOKU_", "E2E_", "GITHUB_", "PULUMI_", "RUNNER_"} {
+		if strings.HasPrefix(name, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 var scratchDir struct {

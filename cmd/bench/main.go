@@ -66,11 +66,13 @@ func main() {
 	up := flag.Bool("up", false, "time make up and make preview with nothing to change, on a local stack of its own (needs Docker and the Pulumi CLI; creates and destroys stack "+upStack+")")
 	flag.Parse()
 	r := report{Machine: machine(), Up: map[string]time.Duration{}}
-	if err := run(&r, *cold, *tests, *up); err != nil {
+	err := run(&r, *cold, *tests, *up)
+	// What was measured before a failure is still worth the minutes it took.
+	r.render(os.Stdout)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-	r.render(os.Stdout)
 }
 
 func run(r *report, cold, tests, up bool) error {
@@ -131,8 +133,9 @@ func run(r *report, cold, tests, up bool) error {
 	}
 	if tests {
 		fmt.Fprintln(os.Stderr, "bench: go test -count=1 ./..., once to warm the cache, then timed...")
-		if err := command(io.Discard, nil, "go", "test", "-count=1", "./..."); err != nil {
-			return fmt.Errorf("the tests fail; fix them before timing them: %w", err)
+		var out strings.Builder
+		if err := command(&out, nil, "go", "test", "-count=1", "./..."); err != nil {
+			return fmt.Errorf("the tests fail; fix them before timing them: %w\n%s", err, out.String())
 		}
 		start := time.Now()
 		if err := command(io.Discard, nil, "go", "test", "-count=1", "./..."); err != nil {
