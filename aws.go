@@ -57,7 +57,8 @@ func (s *awsStack) withProvider() pulumi.ResourceOption { return pulumi.Provider
 
 // foundations: the provider with the stack's default tags, the zones, the account, and the
 // key that everything stored is encrypted with (the flow logs' log group too, so it comes
-// before the network). The Aurora version is checked here, before anything is created.
+// before the network). The Aurora version, and the snapshot to restore, are checked here,
+// before anything is created.
 func (s *awsStack) foundations() error {
 	ctx, a := s.ctx, s.a
 	var err error
@@ -76,6 +77,9 @@ func (s *awsStack) foundations() error {
 		return err
 	}
 	if err := auroraVersionOffered(ctx, a, s.provider); err != nil {
+		return err
+	}
+	if err := restoreSnapshotUsable(ctx, a, s.provider); err != nil {
 		return err
 	}
 	s.account = components.AwsAccount{
@@ -175,6 +179,7 @@ func (s *awsStack) data() error {
 		Instances:             a.DBInstances,
 		BackupRetentionDays:   a.DBBackupRetentionDays,
 		SkipFinalSnapshot:     !a.DBFinalSnapshot,
+		RestoreSnapshot:       a.DBRestoreSnapshot,
 	}, s.withProvider())
 	if err != nil {
 		return err
@@ -311,6 +316,34 @@ func auroraVersionOffered(ctx *pulumi.Context, a AwsConfig, provider *aws.Provid
 		return fmt.Errorf("%s:dbEngineVersion must be an Aurora MySQL version AWS offers for new clusters in %s; %s is not "+
 			"(list them: aws rds describe-db-engine-versions --engine aurora-mysql --region %s --query \"DBEngineVersions[?Status=='available'].EngineVersion\"): %w",
 			ctx.Project(), a.Region, a.DBEngineVersion, a.Region, err)
+	}
+	return nil
+}
+
+// restoreSnapshotUsable checks, at preview, that dbRestoreSnapshot names an Aurora MySQL
+// cluster snapshot the stack's account can see (its own, or one shared with it) and that is
+// ready: a restore from anything else fails only at `pulumi up`, after the network exists.
+// An automated snapshot is found only when asked for by its type (DescribeDBClusterSnapshots).
+func restoreSnapshotUsable(ctx *pulumi.Context, a AwsConfig, provider *aws.Provider) error {
+	id := a.DBRestoreSnapshot
+	if id == "" {
+		return nil
+	}
+	args := &rds.LookupClusterSnapshotArgs{DbClusterSnapshotIdentifier: pulumi.StringRef(id), IncludeShared: pulumi.BoolRef(true)}
+	if strings.HasPrefix(id, "rds:") || strings.Contains(id, ":cluster-snapshot:rds:") {
+		args.SnapshotType = pulumi.StringRef("automated")
+	}
+	snap, err := rds.LookupClusterSnapshot(ctx, args, pulumi.Provider(provider))
+	if err != nil {
+		return fmt.Errorf("%s:dbRestoreSnapshot: no DB cluster snapshot %s that this account can see in %s "+
+			"(list them: aws rds describe-db-cluster-snapshots --include-shared --region %s --query \"DBClusterSnapshots[].DBClusterSnapshotIdentifier\"): %w",
+			ctx.Project(), id, a.Region, a.Region, err)
+	}
+	if snap.Engine != "aurora-mysql" {
+		return fmt.Errorf("%s:dbRestoreSnapshot: %s is a snapshot of %s, not of Aurora MySQL", ctx.Project(), id, snap.Engine)
+	}
+	if snap.Status != "available" {
+		return fmt.Errorf("%s:dbRestoreSnapshot: %s is %s, not yet available: wait for it (aws rds wait db-cluster-snapshot-available --db-cluster-snapshot-identifier %s)", ctx.Project(), id, snap.Status, id)
 	}
 	return nil
 }

@@ -740,6 +740,10 @@ func TestStagingConfigIsValidated(t *testing.T) {
 		// CreateDBCluster would (the mock answers getEngineVersion from AWS's release notes).
 		{"retired aurora version", map[string]string{"dbEngineVersion": "8.0.mysql_aurora.3.07.1", "dbMinAcu": "0.5"}, []string{"sudoku:dbEngineVersion", "offers for new clusters in eu-central-1", "describe-db-engine-versions"}},
 		{"alarm email", map[string]string{"alarmEmails": `["oncall"]`}, []string{"sudoku:alarmEmails", "e-mail"}},
+		{"restore from an instance snapshot", map[string]string{"dbRestoreSnapshot": "arn:aws:rds:eu-central-1:123456789012:snapshot:mysql-2026"}, []string{"sudoku:dbRestoreSnapshot", "not a DB instance snapshot"}},
+		{"restore from no snapshot", map[string]string{"dbRestoreSnapshot": "sudoku--final"}, []string{"sudoku:dbRestoreSnapshot", "single hyphens"}},
+		// AWS restores only what exists: the preview says so, before the network is made.
+		{"restore from a missing snapshot", map[string]string{"dbRestoreSnapshot": "sudoku-staging-db-final"}, []string{"sudoku:dbRestoreSnapshot", "no DB cluster snapshot sudoku-staging-db-final", "describe-db-cluster-snapshots"}},
 		// Staging runs on Spot: Graviton would need on-demand (ECS: Fargate Spot has no ARM64).
 		{"spot on arm64", map[string]string{"cpuArchitecture": "arm64"}, []string{"sudoku:phpCapacity", "on-demand when cpuArchitecture is arm64"}},
 	}
@@ -1330,6 +1334,62 @@ func TestStagingReleaseStepRunsFirst(t *testing.T) {
 	for _, e := range container(t, td, "release").Environment {
 		if e.Name == "RELEASE_COMMAND" && e.Value != "" {
 			t.Errorf("releaseCommand \"\": RELEASE_COMMAND = %q", e.Value)
+		}
+	}
+}
+
+// With dbRestoreSnapshot, the cluster is created from the snapshot (RestoreDBClusterFromSnapshot
+// in terraform-provider-aws's resourceClusterCreate, which passes kms_key_id to it and then
+// applies the backup settings and the RDS-managed master password), encrypted with the stack's
+// key and as protected as any other; without it, the cluster has no snapshot identifier, so
+// setting one on a stack whose cluster exists changes snapshot_identifier, which is ForceNew:
+// a replacement, which protection refuses and the guard reports (replace-aurora.json). The
+// preview refuses a snapshot that is not Aurora MySQL's, or not ready.
+func TestStagingRestoresFromASnapshot(t *testing.T) {
+	t.Parallel()
+	snapshots := mocks.Options{ClusterSnapshots: map[string]mocks.ClusterSnapshot{
+		"sudoku-staging-db-final":          {Engine: "aurora-mysql", Status: "available"},
+		"rds:sudoku-staging-db-2026-12-01": {Engine: "aurora-mysql", Status: "available"},
+		"postgres-final":                   {Engine: "aurora-postgresql", Status: "available"},
+		"sudoku-staging-db-copying":        {Engine: "aurora-mysql", Status: "copying"},
+	}}
+	plain := mustRun(t, "staging", nil)
+	plainCluster := plain.Named("aws:rds/cluster:Cluster", "db-cluster")
+	if _, ok := plainCluster.Inputs["snapshotIdentifier"]; ok {
+		t.Fatal("a stack without dbRestoreSnapshot restores its cluster from a snapshot")
+	}
+	for _, id := range []string{"sudoku-staging-db-final", "rds:sudoku-staging-db-2026-12-01", "arn:aws:rds:eu-central-1:123456789012:cluster-snapshot:sudoku-staging-db-final"} {
+		run, err := runStackWith(t, "staging", map[string]string{"dbRestoreSnapshot": id}, snapshots)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		cluster := run.Named("aws:rds/cluster:Cluster", "db-cluster")
+		if got := str(cluster, "snapshotIdentifier"); got != id {
+			t.Errorf("%s: the cluster's snapshotIdentifier is %q", id, got)
+		}
+		for _, key := range []string{"kmsKeyId", "storageEncrypted", "deletionProtection", "manageMasterUserPassword", "masterUserSecretKmsKeyId", "backupRetentionPeriod"} {
+			if got, want := mocks.Flatten(cluster.Inputs[resource.PropertyKey(key)].Mappable()), mocks.Flatten(plainCluster.Inputs[resource.PropertyKey(key)].Mappable()); got != want {
+				t.Errorf("%s: the restored cluster's %s is %s, the stack's %s", id, key, got, want)
+			}
+		}
+		if !cluster.Protect {
+			t.Errorf("%s: the restored cluster is not protected", id)
+		}
+	}
+	for id, want := range map[string]string{
+		"postgres-final":            "is a snapshot of aurora-postgresql, not of Aurora MySQL",
+		"sudoku-staging-db-copying": "is copying, not yet available",
+		// Automated snapshots are found only by their type; one without rds: is a manual one.
+		"sudoku-staging-db-2026-12-01": "no DB cluster snapshot sudoku-staging-db-2026-12-01",
+	} {
+		run, err := runStackWith(t, "staging", map[string]string{"dbRestoreSnapshot": id}, snapshots)
+		if err == nil || !strings.Contains(err.Error(), "sudoku:dbRestoreSnapshot: ") || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v; want a refusal saying %q", id, err, want)
+		}
+		for _, r := range run.Resources() {
+			if r.Type != "pulumi:providers:aws" {
+				t.Errorf("%s: %s %s was registered before the snapshot was refused", id, r.Type, r.Name)
+			}
 		}
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
 	"github.com/sudoku/infra/internal/mocks"
 )
 
@@ -60,7 +58,7 @@ func TestLocalBuildRefusesAnAWSStack(t *testing.T) {
 	if err != nil || !strings.Contains(string(src), "return nil, errBuiltForLocal(ctx)") {
 		t.Errorf("local_only.go's deployAws does not answer errBuiltForLocal: %v", err)
 	}
-	m, err := mocks.Run("sudoku", "staging", nil, func(ctx *pulumi.Context) error { return errBuiltForLocal(ctx) })
+	m, err := mocks.Run("sudoku", "staging", nil, errBuiltForLocal)
 	for _, want := range []string{"sudoku:target is aws", "for local stacks only", "-tags " + localBuildTag, "GOFLAGS", "stack staging"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("the refusal does not say %q: %v", want, err)

@@ -97,6 +97,7 @@ type AwsConfig struct {
 	DBInstances           int
 	DBBackupRetentionDays int
 	DBFinalSnapshot       bool
+	DBRestoreSnapshot     string
 	CacheNodeType         string
 	CacheEngineVersion    string
 	CacheReplica          bool
@@ -189,6 +190,7 @@ var configKeys = []configKey{
 	{"dbInstances", "integer", 2, "aws"},
 	{"dbBackupRetentionDays", "integer", 7, "aws"},
 	{"dbFinalSnapshot", "boolean", true, "aws"},
+	{"dbRestoreSnapshot", "string", "", "aws"},
 	{"cacheNodeType", "string", "cache.t3.micro", "aws"},
 	{"cacheEngineVersion", "string", "7.1", "aws"},
 	{"cacheReplica", "boolean", true, "aws"},
@@ -421,6 +423,11 @@ var (
 	acmArn        = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
 	email         = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	awsAccountID  = regexp.MustCompile(`^[0-9]{12}$`)
+	// A DB cluster snapshot: its identifier (CreateDBClusterSnapshot: 1 to 63 letters, digits
+	// or hyphens, a letter first, no two hyphens in a row nor one last), with the "rds:"
+	// that AWS puts before an automated one's, or its ARN (RestoreDBClusterFromSnapshot's
+	// SnapshotIdentifier takes either).
+	clusterSnapshot = regexp.MustCompile(`^(rds:)?[A-Za-z](-?[A-Za-z0-9])*$|^arn:aws[a-z-]*:rds:[a-z0-9-]+:[0-9]{12}:cluster-snapshot:(rds:)?[A-Za-z](-?[A-Za-z0-9])*$`)
 )
 
 // CloudWatch Logs accepts only these retention periods, in days.
@@ -469,6 +476,7 @@ func loadAwsConfig(r *reader, aws bool) AwsConfig {
 		DBInstances:           r.integer("dbInstances", 1, 16),
 		DBBackupRetentionDays: r.integer("dbBackupRetentionDays", 1, 35),
 		DBFinalSnapshot:       r.boolean("dbFinalSnapshot"),
+		DBRestoreSnapshot:     r.str("dbRestoreSnapshot"),
 		CacheNodeType:         r.str("cacheNodeType"),
 		CacheEngineVersion:    r.str("cacheEngineVersion"),
 		CacheReplica:          r.boolean("cacheReplica"),
@@ -546,6 +554,14 @@ func checkAws(r *reader, a *AwsConfig, aws bool) {
 	for key, ref := range map[string]string{"appImage": a.AppImage, "mercureImage": a.MercureImage} {
 		if ref != "" && !components.ValidImageRef(ref) {
 			r.fail(key, "an ECR image by digest (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY@sha256:...)", strconv.Quote(ref))
+		}
+	}
+	if s := a.DBRestoreSnapshot; s != "" {
+		switch {
+		case strings.Contains(s, ":snapshot:"):
+			r.fail("dbRestoreSnapshot", "a DB cluster snapshot (Aurora's, arn:aws:rds:...:cluster-snapshot:...), not a DB instance snapshot", strconv.Quote(s))
+		case !clusterSnapshot.MatchString(s):
+			r.fail("dbRestoreSnapshot", "a DB cluster snapshot's identifier (letters, digits and single hyphens, a letter first; rds: before an automated one) or its ARN", strconv.Quote(s))
 		}
 	}
 	for _, account := range a.EcrReaderAccounts {

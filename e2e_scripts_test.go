@@ -212,6 +212,24 @@ func TestE2EAWSUp(t *testing.T) {
 	if !strings.Contains(summary, "| pulumi up |") {
 		t.Errorf("summary: %s", summary)
 	}
+
+	// The restore drill: the cluster from a snapshot, and a second up (IAM authentication
+	// comes with the update after a restore) before the check that nothing is left to change.
+	dir = t.TempDir()
+	out, _, _, err = runScript(t, "scripts/e2e.sh", append(awsFakes(t, dir), "E2E_STACK=e2e-1-1", "E2E_RESTORE_SNAPSHOT=sudoku-staging-db-final"), "", "aws-up")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	calls, _ = os.ReadFile(filepath.Join(dir, "pulumi.log"))
+	want = "stack select e2e-1-1 --non-interactive --create\n" +
+		"config set --stack e2e-1-1 sudoku:dbRestoreSnapshot sudoku-staging-db-final\n" +
+		"preview --stack e2e-1-1 --json --show-sames --non-interactive\n" +
+		"up --stack e2e-1-1 --yes --non-interactive --skip-preview\n" +
+		"up --stack e2e-1-1 --yes --non-interactive --skip-preview\n" +
+		"preview --stack e2e-1-1 --expect-no-changes --diff --non-interactive\n"
+	if string(calls) != want {
+		t.Errorf("the restore drill ran pulumi as\n%s\nwant\n%s", calls, want)
+	}
 }
 
 // aws-check runs the smoke test from outside with the hub's keys from Secrets Manager,

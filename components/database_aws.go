@@ -38,6 +38,14 @@ type AwsDatabaseArgs struct {
 	// backups with it: for a throwaway stack only (default false: the cluster leaves a final
 	// snapshot, and its automated backups stay for their retention).
 	SkipFinalSnapshot bool
+	// RestoreSnapshot, when set, is the DB cluster snapshot (identifier or ARN) the cluster is
+	// created from, re-encrypted with the stack's key. The provider creates the cluster with
+	// RestoreDBClusterFromSnapshot, then applies the backup settings, the Serverless v2
+	// scaling and the RDS-managed master password with ModifyDBCluster
+	// (terraform-provider-aws, internal/service/rds/cluster.go, resourceClusterCreate).
+	// snapshot_identifier forces a new cluster when it is set or changed, and its removal is
+	// ignored (its DiffSuppressFunc: new == "").
+	RestoreSnapshot string
 }
 
 func (a AwsDatabaseArgs) withDefaults() AwsDatabaseArgs {
@@ -242,12 +250,17 @@ func newAuroraCluster(ctx *pulumi.Context, name, clusterID string, a AwsDatabase
 	if !a.SkipFinalSnapshot {
 		finalSnapshot = pulumi.String(clusterID + "-final")
 	}
+	var snapshot pulumi.StringPtrInput
+	if a.RestoreSnapshot != "" {
+		snapshot = pulumi.String(a.RestoreSnapshot)
+	}
 	return rds.NewCluster(ctx, name+"-cluster", &rds.ClusterArgs{
-		ClusterIdentifier: pulumi.String(clusterID),
-		Engine:            pulumi.String("aurora-mysql"),
-		EngineVersion:     pulumi.String(a.EngineVersion),
-		DatabaseName:      pulumi.String(DatabaseName),
-		MasterUsername:    pulumi.String(DatabaseAdminUser),
+		ClusterIdentifier:  pulumi.String(clusterID),
+		SnapshotIdentifier: snapshot,
+		Engine:             pulumi.String("aurora-mysql"),
+		EngineVersion:      pulumi.String(a.EngineVersion),
+		DatabaseName:       pulumi.String(DatabaseName),
+		MasterUsername:     pulumi.String(DatabaseAdminUser),
 		// RDS generates the master password and keeps it in a Secrets Manager secret of its
 		// own, encrypted with the stack's key, so it never enters Pulumi's state; only the
 		// release step reads it, to create the app's users.

@@ -154,8 +154,11 @@ func (m *Monitor) pushed(r *Resource, outputs resource.PropertyMap) error {
 
 // Call answers the provider functions (invokes) the program uses.
 func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
-	if args.Token == "aws:rds/getEngineVersion:getEngineVersion" {
+	switch args.Token {
+	case "aws:rds/getEngineVersion:getEngineVersion":
 		return auroraEngineVersion(args.Args)
+	case "aws:rds/getClusterSnapshot:getClusterSnapshot":
+		return m.opts.clusterSnapshot(args.Args)
 	}
 	if out, ok := mockInvoke(args.Token, args.Args); ok {
 		return out, nil

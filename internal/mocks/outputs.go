@@ -291,6 +291,27 @@ func auroraEngineVersion(args resource.PropertyMap) (resource.PropertyMap, error
 	}), nil
 }
 
+// clusterSnapshot answers rds.getClusterSnapshot for one identifier (or ARN) as AWS and the
+// provider do: the snapshot, or no result, which the provider reports as an error; an
+// automated snapshot only when asked for with its type (DescribeDBClusterSnapshots).
+func (o Options) clusterSnapshot(args resource.PropertyMap) (resource.PropertyMap, error) {
+	id := args["dbClusterSnapshotIdentifier"].StringValue()
+	name := id
+	if i := strings.Index(id, ":cluster-snapshot:"); i >= 0 {
+		name = id[i+len(":cluster-snapshot:"):]
+	}
+	s, ok := o.ClusterSnapshots[name]
+	automated := strings.HasPrefix(name, "rds:")
+	if !ok || (automated && args["snapshotType"].StringValue() != "automated") {
+		return nil, fmt.Errorf("reading RDS DB Cluster Snapshots: Your query returned no results. Please change your search criteria and try again")
+	}
+	return resource.NewPropertyMapFromMap(map[string]any{
+		"id": name, "dbClusterSnapshotIdentifier": name, "engine": s.Engine, "status": s.Status,
+		"dbClusterSnapshotArn": arn("rds", "cluster-snapshot:"+name), "storageEncrypted": true,
+		"snapshotType": map[bool]string{true: "automated", false: "manual"}[automated],
+	}), nil
+}
+
 // mockInvoke answers provider functions.
 func mockInvoke(token string, _ resource.PropertyMap) (resource.PropertyMap, bool) {
 	switch token {

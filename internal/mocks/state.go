@@ -39,6 +39,15 @@ type Options struct {
 	Generation int
 	// Registry is the image registry pushes go to; nil accepts every push.
 	Registry *Registry
+	// ClusterSnapshots are the DB cluster snapshots the account can see, by identifier (an
+	// automated one's starts with rds:), with their engine ("aurora-mysql") and status
+	// ("available").
+	ClusterSnapshots map[string]ClusterSnapshot
+}
+
+// ClusterSnapshot is a DB cluster snapshot of the world a run sees.
+type ClusterSnapshot struct {
+	Engine, Status string
 }
 
 // RunWith runs program against a fresh monitor in the world opts describes.
