@@ -129,3 +129,56 @@ func TestReportGivesTheRatios(t *testing.T) {
 		t.Errorf("unmeasured rows shown:\n%s", empty.String())
 	}
 }
+
+// -up runs the local commands on a stack of its own (STACK=bench): the port first, a first
+// make up, make up and make preview with nothing to change, timed; the stack is destroyed and
+// removed whatever happened.
+func TestTimeUpRunsTheLocalCommandsAndCleansUp(t *testing.T) {
+	bin, dir := t.TempDir(), t.TempDir()
+	for _, tool := range []string{"docker", "pulumi"} {
+		if err := os.WriteFile(filepath.Join(bin, tool), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	log := filepath.Join(dir, "calls")
+	if err := os.MkdirAll(filepath.Join(dir, "scripts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fake := "#!/bin/sh\necho \"$STACK $*\" >>" + log + "\n[ \"$1 $FAIL_UP\" != \"up 1\" ]\n"
+	if err := os.WriteFile(filepath.Join(dir, "scripts", "local.sh"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := repo
+	repo = dir
+	t.Cleanup(func() { repo = old })
+
+	r := report{Up: map[string]time.Duration{}}
+	if err := timeUp(&r); err != nil {
+		t.Fatal(err)
+	}
+	calls, _ := os.ReadFile(log)
+	lines := strings.Split(strings.TrimSpace(string(calls)), "\n")
+	want := []string{"bench pulumi config set httpPort ", "bench up", "bench up", "bench preview", "bench destroy", "bench pulumi stack rm --yes --non-interactive"}
+	if len(lines) != len(want) {
+		t.Fatalf("calls:\n%s", calls)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("call %d: %q, want %q", i+1, lines[i], w)
+		}
+	}
+	if len(r.Up) != 3 {
+		t.Errorf("timed %v", r.Up)
+	}
+
+	// A failed make up still destroys the stack.
+	os.Remove(log)
+	t.Setenv("FAIL_UP", "1")
+	if err := timeUp(&report{Up: map[string]time.Duration{}}); err == nil || !strings.Contains(err.Error(), "first make up") {
+		t.Errorf("a failed up: %v", err)
+	}
+	if calls, _ := os.ReadFile(log); !strings.Contains(string(calls), "bench destroy") {
+		t.Errorf("a failed up left the stack:\n%s", calls)
+	}
+}
