@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -18,34 +16,6 @@ import (
 
 // Drift detection (docs/drift-detection.md): scripts/drift.sh with stand-ins for pulumi and
 // gh, the real cmd/driftreport, and the workflow that runs it.
-
-var (
-	driftToolsOnce sync.Once
-	driftToolsDir  string
-	driftToolsErr  error
-)
-
-// driftTools is a directory with cmd/driftreport built, once per test binary; the script takes
-// it from SUDOKU_TOOLS instead of building it on every run.
-func driftTools(t *testing.T) string {
-	t.Helper()
-	driftToolsOnce.Do(func() {
-		dir, err := os.MkdirTemp(scratch(t), "drift-tools-")
-		if err != nil {
-			driftToolsErr = err
-			return
-		}
-		if out, err := exec.Command("go", "build", "-o", dir+"/", "./cmd/driftreport").CombinedOutput(); err != nil {
-			driftToolsErr = fmt.Errorf("go build ./cmd/driftreport: %w\n%s", err, out)
-			return
-		}
-		driftToolsDir = dir
-	})
-	if driftToolsErr != nil {
-		t.Fatal(driftToolsErr)
-	}
-	return driftToolsDir
-}
 
 // refreshPreview is cmd/driftreport's fixture (a refresh preview of staging that drifted),
 // changed by edit: its steps and summary as JSON values.
@@ -156,7 +126,7 @@ func runDrift(t *testing.T, s driftScenario) driftResult {
 	}
 	pulumi := fmt.Sprintf(`echo "$*" >"%s/pulumi-args"; cat "%s/refresh.json"; exit %d`, dir, dir, s.pulumiExit)
 	env := append(withFakes(t, map[string]string{"pulumi": pulumi, "gh": fakeGh(dir)}),
-		"SUDOKU_TOOLS="+driftTools(t), "GITHUB_REPOSITORY=org/repo", "GITHUB_RUN_ID=4242", "GITHUB_SERVER_URL=https://github.com")
+		"SUDOKU_TOOLS="+builtTools(t), "GITHUB_REPOSITORY=org/repo", "GITHUB_RUN_ID=4242", "GITHUB_SERVER_URL=https://github.com")
 	log, _, summary, err := runScript(t, "scripts/drift.sh", env, "", "check", s.stack)
 	read := func(name string) string {
 		data, _ := os.ReadFile(filepath.Join(dir, name))
@@ -167,18 +137,6 @@ func runDrift(t *testing.T, s driftScenario) driftResult {
 		r.calls = strings.Split(calls, "\n")
 	}
 	return r
-}
-
-// exitCode is the script's exit status (0 when it succeeded, -1 when it did not run).
-func exitCode(err error) int {
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &exit):
-		return exit.ExitCode()
-	}
-	return -1
 }
 
 const openStagingIssue = `[{"number": 7, "title": "Drift: stack staging"}]`
@@ -346,7 +304,7 @@ func TestDriftCheckRunsAReadOnlyRefresh(t *testing.T) {
 // options, in staging and production, and nothing else.
 func TestDriftExpectsWhatTheProgramLeavesToAWS(t *testing.T) {
 	t.Parallel()
-	out, err := exec.Command(filepath.Join(driftTools(t), "driftreport"), "-expected").Output()
+	out, err := exec.Command(filepath.Join(builtTools(t), "driftreport"), "-expected").Output()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,14 +31,23 @@ func release(t *testing.T, php, db string, env ...string) (string, int) {
 func runExit(t *testing.T, cmd *exec.Cmd) (string, int) {
 	t.Helper()
 	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		return string(out), exit.ExitCode()
-	case err != nil:
+	code := exitCode(err)
+	if code == -1 {
 		t.Fatal(err)
 	}
-	return string(out), 0
+	return string(out), code
+}
+
+// exitCode is the script's exit status (0 when it succeeded, -1 when it did not run).
+func exitCode(err error) int {
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exit):
+		return exit.ExitCode()
+	}
+	return -1
 }
 
 // sqlAs runs SQL on db's sudoku database as user and returns its tab-separated rows.

@@ -104,12 +104,12 @@ var (
 // guardCommands are what scripts/ci.sh guard runs; testCommands are those and the smoke test.
 var (
 	guardCommands = []string{"./cmd/previewguard", "./cmd/costreport", "./cmd/diagram"}
-	testCommands  = append([]string{"./cmd/smoke"}, guardCommands...)
+	testCommands  = append([]string{"./cmd/smoke", "./cmd/driftreport"}, guardCommands...)
 )
 
 // builtTools is a directory with this module's commands that the tests run: the guard step's
 // three, which scripts/ci.sh guard takes from SUDOKU_TOOLS instead of building them on every
-// call, and cmd/smoke. It is kept in the user's cache under a hash of everything that goes
+// call, cmd/driftreport, which scripts/drift.sh takes from there too, and cmd/smoke. It is kept in the user's cache under a hash of everything that goes
 // into them (this module's packages they import, go.sum, the Go version and GOFLAGS), so a
 // later test run with nothing changed builds nothing, and any change builds them again.
 func builtTools(t *testing.T) string {

@@ -288,7 +288,7 @@ $placeholders"
 		[[ $registry =~ ^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com$ ]] ||
 			die "STAGING_REGISTRY must be ACCOUNT.dkr.ecr.REGION.amazonaws.com; got '$registry'"
 		local account=${BASH_REMATCH[1]} region=${BASH_REMATCH[2]}
-		staging=$(tr '[:upper:]' '[:lower:]' <<<"${STAGING_STACK:-staging}")
+		staging=$(lower "${STAGING_STACK:-staging}")
 		project=$(sed -n 's/^name: *//p' Pulumi.yaml)
 		for component in app mercure; do
 			# The repositories the program names sudoku-<stack>-<component> (components/ecr.go).

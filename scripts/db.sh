@@ -24,7 +24,7 @@ dump | restore) ;;
 esac
 need_docker
 
-container="sudoku-$(echo "$stack" | tr '[:upper:]' '[:lower:]')-db"
+container="sudoku-$(lower "$stack")-db"
 backups=${SUDOKU_BACKUP_DIR:-backups}
 now=$(date -u +%Y%m%dT%H%M%SZ)
 

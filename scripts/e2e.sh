@@ -31,8 +31,6 @@ phase() {
 	printf '| %s | %dm%02ds |\n' "$name" $((took / 60)) $((took % 60)) >>"$summary"
 }
 
-lower() { tr '[:upper:]' '[:lower:]' <<<"$1"; }
-
 # ---- The local stack ----------------------------------------------------------------------
 
 local_stack() { scripts/local.sh "$@"; }

@@ -30,6 +30,10 @@ with_timeout() {
 	return "$status"
 }
 
+# lower WORD: WORD in lower case, as the program's resource names have a stack's name
+# (components.physicalName).
+lower() { tr '[:upper:]' '[:lower:]' <<<"$1"; }
+
 need_pulumi() {
 	need pulumi "Install the Pulumi CLI: https://www.pulumi.com/docs/install/ (curl -fsSL https://get.pulumi.com | sh, or brew install pulumi/tap/pulumi)."
 	need go "Install Go 1.26.6 or newer (https://go.dev/dl/): Pulumi builds this program with it."

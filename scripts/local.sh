@@ -101,7 +101,7 @@ destroy)
 	# and deletes the image once no other tag or container uses it. Two stacks built from the
 	# same files share image IDs, so removing by ID would take the other stack's tags too, or
 	# fail while its containers run ("image is being used by running container").
-	prefix="sudoku-$(echo "$stack" | tr "[:upper:]" "[:lower:]")"
+	prefix="sudoku-$(lower "$stack")"
 	kept=()
 	for component in "${local_images[@]}"; do
 		ref="$prefix-$component:local"
