@@ -75,6 +75,7 @@ func sameDefault(yamlValue, goValue any) bool {
 // description) and config.go's targets, as terraform-docs makes a module's inputs table;
 // -update rewrites it. The descriptions that name values the program defines say them.
 func TestDocsConfigTable(t *testing.T) {
+	parallelUnlessUpdating(t)
 	p, err := mocks.LoadProject(".")
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +88,7 @@ func TestDocsConfigTable(t *testing.T) {
 
 // docs/continuous-delivery.md lists the types the destructive-change guard reports, from guard.Stateful.
 func TestDocsGuardTypes(t *testing.T) {
+	parallelUnlessUpdating(t)
 	var b strings.Builder
 	b.WriteString("\n| Type | Why |\n|---|---|\n")
 	types := make([]string, 0, len(guard.Stateful))
@@ -150,6 +152,7 @@ func defaultCell(v any) string {
 // docs/aws.md says what Pulumi.staging.yaml sets; the sentence names every key of the file,
 // with its value.
 func TestDocsNamesEveryStagingSetting(t *testing.T) {
+	parallelUnlessUpdating(t)
 	data, err := os.ReadFile("Pulumi.staging.yaml")
 	if err != nil {
 		t.Fatal(err)

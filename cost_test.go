@@ -79,6 +79,7 @@ func TestEveryAwsResourceIsPriced(t *testing.T) {
 
 // docs/aws.md's "What it costs" comes from cmd/costreport's estimates of the committed stacks.
 func TestDocsCost(t *testing.T) {
+	parallelUnlessUpdating(t)
 	staging, production, seed := stackCost(t, "staging", nil), stackCost(t, "production", promoted), seedCost(t)
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n| Stack | A month | Against the old design |\n|---|---:|---:|\n")

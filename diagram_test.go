@@ -52,6 +52,7 @@ func stackDiagram(t *testing.T, stack string, overrides map[string]string, drop 
 
 // The diagrams of the README and docs/ are drawn from the program: make golden redraws them.
 func TestDocsDiagrams(t *testing.T) {
+	parallelUnlessUpdating(t)
 	for stack, overrides := range map[string]map[string]string{"local": nil, "staging": nil, "production": promoted} {
 		assertGeneratedSection(t, "diagram-"+stack, "internal/diagram or the program", "```mermaid\n"+stackDiagram(t, stack, overrides)+"```\n")
 	}
@@ -99,6 +100,7 @@ func TestDiagramFollowsTheProgram(t *testing.T) {
 // Every Mermaid diagram in the README and docs/ parses with Mermaid itself (tools/mermaid, which
 // .ci/run installs): a diagram GitHub cannot draw helps nobody.
 func TestDocsMermaidParses(t *testing.T) {
+	parallelUnlessUpdating(t)
 	node := tool(t, "node")
 	if _, err := os.Stat("tools/mermaid/node_modules/mermaid"); err != nil {
 		if os.Getenv("SUDOKU_REQUIRE_TOOLS") == "1" {

@@ -95,6 +95,7 @@ func anchors(text string) map[string]bool {
 }
 
 func TestAnchors(t *testing.T) {
+	parallelUnlessUpdating(t)
 	got := anchors("# Staging on AWS\n## Setting up GitHub's OIDC roles (once)\n```\n# not a heading\n```\n## Outputs (local)\n## Outputs (local)\n### `make up`, fast\n")
 	for _, want := range []string{"staging-on-aws", "setting-up-githubs-oidc-roles-once", "outputs-local", "outputs-local-1", "make-up-fast"} {
 		if !got[want] {

@@ -187,25 +187,29 @@ func TestE2EAWSStackNames(t *testing.T) {
 // aws-up creates the stack from scripts/e2e-aws.yaml, with HTTPS when the workflow has a
 // zone, previews it for the cost report, and brings it up.
 func TestE2EAWSUp(t *testing.T) {
+	t.Parallel()
+	// A stack of its own: aws-up writes Pulumi.<stack>.yaml into the checkout, and the other
+	// tests' aws-destroy removes that of theirs.
+	stack := "e2e-up-" + strconv.Itoa(os.Getpid())
 	dir := t.TempDir()
-	t.Cleanup(func() { os.Remove("Pulumi.e2e-1-1.yaml") })
-	out, _, summary, err := runScript(t, "scripts/e2e.sh", append(awsFakes(t, dir), "E2E_STACK=e2e-1-1", "E2E_DOMAIN=e2e.example.com", "E2E_HOSTED_ZONE_ID=Z123"), "", "aws-up")
+	t.Cleanup(func() { os.Remove("Pulumi." + stack + ".yaml") })
+	out, _, summary, err := runScript(t, "scripts/e2e.sh", append(awsFakes(t, dir), "E2E_STACK="+stack, "E2E_DOMAIN=e2e.example.com", "E2E_HOSTED_ZONE_ID=Z123"), "", "aws-up")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	file, _ := os.ReadFile("Pulumi.e2e-1-1.yaml")
+	file, _ := os.ReadFile("Pulumi." + stack + ".yaml")
 	template, _ := os.ReadFile(e2eStackFile)
 	if string(file) != string(template) {
 		t.Error("the stack file is not scripts/e2e-aws.yaml")
 	}
 	calls, _ := os.ReadFile(filepath.Join(dir, "pulumi.log"))
-	want := "stack select e2e-1-1 --non-interactive --create\n" +
-		"config set --stack e2e-1-1 sudoku:domainName e2e-1-1.e2e.example.com\n" +
-		"config set --stack e2e-1-1 sudoku:hostedZoneId Z123\n" +
-		"config rm --stack e2e-1-1 sudoku:allowHttpOnly\n" +
-		"preview --stack e2e-1-1 --json --show-sames --non-interactive\n" +
-		"up --stack e2e-1-1 --yes --non-interactive --skip-preview\n" +
-		"preview --stack e2e-1-1 --expect-no-changes --diff --non-interactive\n"
+	want := strings.ReplaceAll("stack select e2e-1-1 --non-interactive --create\n"+
+		"config set --stack e2e-1-1 sudoku:domainName e2e-1-1.e2e.example.com\n"+
+		"config set --stack e2e-1-1 sudoku:hostedZoneId Z123\n"+
+		"config rm --stack e2e-1-1 sudoku:allowHttpOnly\n"+
+		"preview --stack e2e-1-1 --json --show-sames --non-interactive\n"+
+		"up --stack e2e-1-1 --yes --non-interactive --skip-preview\n"+
+		"preview --stack e2e-1-1 --expect-no-changes --diff --non-interactive\n", "e2e-1-1", stack)
 	if string(calls) != want {
 		t.Errorf("pulumi was run as\n%s\nwant\n%s", calls, want)
 	}
@@ -216,17 +220,17 @@ func TestE2EAWSUp(t *testing.T) {
 	// The restore drill: the cluster from a snapshot, and a second up (IAM authentication
 	// comes with the update after a restore) before the check that nothing is left to change.
 	dir = t.TempDir()
-	out, _, _, err = runScript(t, "scripts/e2e.sh", append(awsFakes(t, dir), "E2E_STACK=e2e-1-1", "E2E_RESTORE_SNAPSHOT=sudoku-staging-db-final"), "", "aws-up")
+	out, _, _, err = runScript(t, "scripts/e2e.sh", append(awsFakes(t, dir), "E2E_STACK="+stack, "E2E_RESTORE_SNAPSHOT=sudoku-staging-db-final"), "", "aws-up")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	calls, _ = os.ReadFile(filepath.Join(dir, "pulumi.log"))
-	want = "stack select e2e-1-1 --non-interactive --create\n" +
-		"config set --stack e2e-1-1 sudoku:dbRestoreSnapshot sudoku-staging-db-final\n" +
-		"preview --stack e2e-1-1 --json --show-sames --non-interactive\n" +
-		"up --stack e2e-1-1 --yes --non-interactive --skip-preview\n" +
-		"up --stack e2e-1-1 --yes --non-interactive --skip-preview\n" +
-		"preview --stack e2e-1-1 --expect-no-changes --diff --non-interactive\n"
+	want = strings.ReplaceAll("stack select e2e-1-1 --non-interactive --create\n"+
+		"config set --stack e2e-1-1 sudoku:dbRestoreSnapshot sudoku-staging-db-final\n"+
+		"preview --stack e2e-1-1 --json --show-sames --non-interactive\n"+
+		"up --stack e2e-1-1 --yes --non-interactive --skip-preview\n"+
+		"up --stack e2e-1-1 --yes --non-interactive --skip-preview\n"+
+		"preview --stack e2e-1-1 --expect-no-changes --diff --non-interactive\n", "e2e-1-1", stack)
 	if string(calls) != want {
 		t.Errorf("the restore drill ran pulumi as\n%s\nwant\n%s", calls, want)
 	}

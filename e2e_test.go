@@ -105,6 +105,7 @@ func mergeConfig(maps ...map[string]string) map[string]string {
 
 // docs/e2e.md's cost of an end-to-end run comes from the same estimate.
 func TestDocsE2ECost(t *testing.T) {
+	parallelUnlessUpdating(t)
 	r := e2eStackCost(t)
 	hourly := r.New / r.Table.HoursPerMonth
 	text := fmt.Sprintf("\nThe stack (`%s`) would cost $%.2f a month if it stayed up, so $%.2f an hour at list price in eu-central-1. "+

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/sudoku/infra/internal/mocks"
 )
 
 // TestMain runs more tests side by side than the testing package's default (GOMAXPROCS)
@@ -107,4 +109,13 @@ func userCached(kind string, hash []byte, build func(dir string) error) (string,
 		// Another test run put the same one in place first.
 	}
 	return dir, nil
+}
+
+// parallelUnlessUpdating runs a test of a golden file or a generated section of the docs in
+// parallel with the others, except with -update (make golden), where several of them rewrite
+// the same file.
+func parallelUnlessUpdating(t *testing.T) {
+	if !mocks.Update() {
+		t.Parallel()
+	}
 }

@@ -22,6 +22,7 @@ func production(t *testing.T, overrides map[string]string) *stackRun {
 }
 
 func TestGoldenProduction(t *testing.T) {
+	parallelUnlessUpdating(t)
 	mocks.AssertGolden(t, "testdata/production.golden", mocks.Render(production(t, nil).Monitor))
 }
 

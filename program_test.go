@@ -71,6 +71,7 @@ func mustRun(t *testing.T, stack string, overrides map[string]string) *stackRun 
 // The golden files list what each committed stack registers; a pull request that changes
 // the infrastructure changes them, and reviewers read the diff. Regenerate: make golden.
 func TestGoldenLocal(t *testing.T) {
+	parallelUnlessUpdating(t)
 	mocks.AssertGolden(t, "testdata/local.golden", mocks.Render(mustRun(t, "local", nil).Monitor))
 }
 
@@ -359,6 +360,7 @@ func TestLocalConfigReachesContainers(t *testing.T) {
 // committed stack files load and build (production with the images its deploy workflow
 // gives it).
 func TestCommittedStackFilesLoad(t *testing.T) {
+	t.Parallel()
 	for stack, overrides := range map[string]map[string]string{"local": nil, "staging": nil, "production": promoted} {
 		if _, err := mocks.StackConfig(".", stack); err != nil {
 			t.Errorf("Pulumi.%s.yaml: %v", stack, err)
@@ -431,6 +433,7 @@ func TestInvalidConfigReportsEveryKey(t *testing.T) {
 }
 
 func TestGoldenStaging(t *testing.T) {
+	parallelUnlessUpdating(t)
 	mocks.AssertGolden(t, "testdata/staging.golden", mocks.Render(mustRun(t, "staging", nil).Monitor))
 }
 

@@ -306,14 +306,10 @@ func TestCISelectNeedsABackend(t *testing.T) {
 // an engine that does not answer cannot make them hang. The scripts see only the tools the
 // test gives them: docker, pulumi and go sit in /usr/bin wherever they come from a package
 // manager (Docker on GitHub's Ubuntu runners does), so the host's PATH, or /usr/bin, would
-// make "not installed" untestable there.
+// make "not installed" untestable there (TestHostToolsHidesEverythingElse holds hostTools to
+// hiding a docker on the host's PATH).
 func TestLocalCommandsStopWithoutPrerequisites(t *testing.T) {
-	// As on a runner: working docker, pulumi and go on the host's PATH.
-	host := t.TempDir()
-	for _, name := range []string{"docker", "pulumi", "go"} {
-		fakeBin(t, host, name, "exit 0")
-	}
-	t.Setenv("PATH", host+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Parallel()
 	tools := hostTools(t, scriptTools...)
 	cases := []struct {
 		name  string
@@ -335,6 +331,7 @@ func TestLocalCommandsStopWithoutPrerequisites(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			bin := t.TempDir()
 			for name, body := range c.fakes {
 				fakeBin(t, bin, name, body)
@@ -779,6 +776,7 @@ func ecrRepository(t *testing.T, dir, repository string, digests ...string) {
 // whatever staging runs by then, with nothing but BatchGetImage (so an account that may only
 // pull can); it refuses a commit staging never deployed, and a re-run does the same again.
 func TestCIPromote(t *testing.T) {
+	t.Parallel()
 	const registry = "123456789012.dkr.ecr.eu-central-1.amazonaws.com"
 	sha, later := "0123456789abcdef0123456789abcdef01234567", "fedcba9876543210fedcba9876543210fedcba98"
 	digest := func(c string) string { return "sha256:" + strings.Repeat(c, 64) }
