@@ -1,6 +1,7 @@
 package main
 
 import (
+	gobuild "go/build"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,7 +46,14 @@ func TestLocalBuildLeavesOutTheAWSSide(t *testing.T) {
 // anything: its deployAws is local_only.go's, which answers errBuiltForLocal.
 func TestLocalBuildRefusesAnAWSStack(t *testing.T) {
 	t.Parallel()
-	files := strings.Fields(goList(t, "-tags", localBuildTag, "-f", "{{join .GoFiles \" \"}}", "."))
+	// go/build applies the build constraints as go build does, in process.
+	ctx := gobuild.Default
+	ctx.BuildTags = []string{localBuildTag}
+	pkg, err := ctx.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := pkg.GoFiles
 	for _, f := range []string{"aws.go", "monitoring.go"} {
 		if strings.Contains(" "+strings.Join(files, " ")+" ", " "+f+" ") {
 			t.Errorf("the build for local stacks compiles %s", f)

@@ -1,19 +1,13 @@
 package components
 
 import (
-	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/sudoku/infra/internal/imagehash"
 )
 
 // imageBuild says how to build one of the stack's images.
@@ -92,103 +86,7 @@ func (b imageBuild) dockerArgs() *docker.DockerBuildArgs {
 }
 
 // contentTag hashes the Dockerfile, the target, the build arguments and every file of the
-// context that .dockerignore does not exclude.
+// context that .dockerignore does not exclude (imagehash.Build.Tag).
 func (b imageBuild) contentTag() (string, error) {
-	h := sha256.New()
-	dockerfile := b.dockerfile
-	if dockerfile == "" {
-		dockerfile = filepath.Join(b.context, "Dockerfile")
-	}
-	if err := hashFile(h, "Dockerfile", dockerfile); err != nil {
-		return "", err
-	}
-	fmt.Fprintf(h, "target=%s\n", b.target)
-	if b.platform != "linux/amd64" {
-		// Images built before platforms were hashed were all linux/amd64: they keep their tags.
-		fmt.Fprintf(h, "platform=%s\n", b.platform)
-	}
-	keys := make([]string, 0, len(b.args))
-	for k := range b.args {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(h, "arg %s=%s\n", k, b.args[k])
-	}
-	ignore, err := readDockerignore(b.context)
-	if err != nil {
-		return "", err
-	}
-	err = filepath.WalkDir(b.context, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(b.context, path)
-		rel = filepath.ToSlash(rel)
-		if rel == "." {
-			return nil
-		}
-		if d.Name() == ".git" || ignored(ignore, rel) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() || !d.Type().IsRegular() {
-			return nil
-		}
-		return hashFile(h, rel, path)
-	})
-	if err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
-}
-
-func hashFile(h io.Writer, name, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fmt.Fprintf(h, "file %s\n", name)
-	_, err = io.Copy(h, f)
-	return err
-}
-
-// readDockerignore reads the context's .dockerignore patterns. A file with "!" exceptions
-// counts as having no patterns at all, so that everything is hashed.
-func readDockerignore(context string) ([]string, error) {
-	f, err := os.Open(filepath.Join(context, ".dockerignore"))
-	if os.IsNotExist(err) {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var patterns []string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		p := strings.TrimSpace(s.Text())
-		if p == "" || strings.HasPrefix(p, "#") {
-			continue
-		}
-		if strings.HasPrefix(p, "!") {
-			return nil, nil
-		}
-		patterns = append(patterns, strings.Trim(filepath.ToSlash(p), "/"))
-	}
-	return patterns, s.Err()
-}
-
-// ignored matches a context-relative path as Docker does for simple patterns. Where it is
-// unsure (** patterns, exceptions) it hashes the file: a needless rebuild is better than a
-// changed image that keeps its tag.
-func ignored(patterns []string, rel string) bool {
-	for _, p := range patterns {
-		if ok, _ := filepath.Match(p, rel); ok {
-			return true
-		}
-	}
-	return false
+	return imagehash.Build{Context: b.context, Dockerfile: b.dockerfile, Target: b.target, Platform: b.platform, Args: b.args}.Tag()
 }

@@ -1,4 +1,4 @@
-package components
+package main
 
 import (
 	"strings"
@@ -6,26 +6,31 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/sudoku/infra/components"
 	"github.com/sudoku/infra/internal/mocks"
 )
 
-func run(t *testing.T, body func(ctx *pulumi.Context) error) (*mocks.Monitor, error) {
+// componentRun runs body, a test's use of the components, on the mock engine as stack "test"
+// of project "sudoku" (no stack file, no config).
+func componentRun(t *testing.T, body func(ctx *pulumi.Context) error) (*mocks.Monitor, error) {
 	t.Helper()
 	return mocks.Run("sudoku", "test", nil, body)
 }
 
-func mustRun(t *testing.T, body func(ctx *pulumi.Context) error) *mocks.Monitor {
+// mustRunComponent is componentRun, failing the test if body fails.
+func mustRunComponent(t *testing.T, body func(ctx *pulumi.Context) error) *mocks.Monitor {
 	t.Helper()
-	m, err := run(t, body)
+	m, err := componentRun(t, body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-func runtime(ctx *pulumi.Context) (DockerRuntime, error) {
-	n, err := NewDockerNetwork(ctx, "net", nil)
-	return DockerRuntime{Network: n}, err
+// dockerRuntime is a network for the Docker component tests.
+func dockerRuntime(ctx *pulumi.Context) (components.DockerRuntime, error) {
+	n, err := components.NewDockerNetwork(ctx, "net", nil)
+	return components.DockerRuntime{Network: n}, err
 }
 
 // awaitSecret fails the test unless o resolves to a secret.
@@ -78,12 +83,12 @@ func inputString(m *mocks.Monitor, typ, name, key string) string {
 
 func TestDockerDatabase(t *testing.T) {
 	var password, url string
-	m := mustRun(t, func(ctx *pulumi.Context) error {
-		rt, err := runtime(ctx)
+	m := mustRunComponent(t, func(ctx *pulumi.Context) error {
+		rt, err := dockerRuntime(ctx)
 		if err != nil {
 			return err
 		}
-		db, err := NewDockerDatabase(ctx, "db", &DockerDatabaseArgs{Runtime: rt, HostPort: 3307})
+		db, err := components.NewDockerDatabase(ctx, "db", &components.DockerDatabaseArgs{Runtime: rt, HostPort: 3307})
 		if err != nil {
 			return err
 		}
@@ -131,12 +136,12 @@ func TestDockerDatabase(t *testing.T) {
 
 func TestDockerCache(t *testing.T) {
 	var password, url string
-	m := mustRun(t, func(ctx *pulumi.Context) error {
-		rt, err := runtime(ctx)
+	m := mustRunComponent(t, func(ctx *pulumi.Context) error {
+		rt, err := dockerRuntime(ctx)
 		if err != nil {
 			return err
 		}
-		c, err := NewDockerCache(ctx, "cache", &DockerCacheArgs{Runtime: rt, MaxMemoryMb: 64, MemoryMb: 96})
+		c, err := components.NewDockerCache(ctx, "cache", &components.DockerCacheArgs{Runtime: rt, MaxMemoryMb: 64, MemoryMb: 96})
 		if err != nil {
 			return err
 		}
@@ -161,12 +166,12 @@ func TestDockerCache(t *testing.T) {
 
 func TestDockerMercureHub(t *testing.T) {
 	var internal string
-	m := mustRun(t, func(ctx *pulumi.Context) error {
-		rt, err := runtime(ctx)
+	m := mustRunComponent(t, func(ctx *pulumi.Context) error {
+		rt, err := dockerRuntime(ctx)
 		if err != nil {
 			return err
 		}
-		h, err := NewDockerMercureHub(ctx, "mercure", &DockerMercureHubArgs{Runtime: rt, CorsOrigins: []string{"http://localhost:8080", "https://example.com/"}})
+		h, err := components.NewDockerMercureHub(ctx, "mercure", &components.DockerMercureHubArgs{Runtime: rt, CorsOrigins: []string{"http://localhost:8080", "https://example.com/"}})
 		if err != nil {
 			return err
 		}
@@ -195,39 +200,39 @@ func TestDockerMercureHub(t *testing.T) {
 	}
 }
 
-// newStack builds network, database, cache and hub, for the components that use them.
-func newStack(ctx *pulumi.Context) (DockerRuntime, PhpEnv, error) {
-	rt, err := runtime(ctx)
+// newDockerComponentStack builds network, database, cache and hub, for the components that use them.
+func newDockerComponentStack(ctx *pulumi.Context) (components.DockerRuntime, components.PhpEnv, error) {
+	rt, err := dockerRuntime(ctx)
 	if err != nil {
-		return rt, PhpEnv{}, err
+		return rt, components.PhpEnv{}, err
 	}
-	db, err := NewDockerDatabase(ctx, "db", &DockerDatabaseArgs{Runtime: rt})
+	db, err := components.NewDockerDatabase(ctx, "db", &components.DockerDatabaseArgs{Runtime: rt})
 	if err != nil {
-		return rt, PhpEnv{}, err
+		return rt, components.PhpEnv{}, err
 	}
-	cache, err := NewDockerCache(ctx, "cache", &DockerCacheArgs{Runtime: rt})
+	cache, err := components.NewDockerCache(ctx, "cache", &components.DockerCacheArgs{Runtime: rt})
 	if err != nil {
-		return rt, PhpEnv{}, err
+		return rt, components.PhpEnv{}, err
 	}
-	hub, err := NewDockerMercureHub(ctx, "mercure", &DockerMercureHubArgs{Runtime: rt, CorsOrigins: []string{"http://localhost:8080"}})
+	hub, err := components.NewDockerMercureHub(ctx, "mercure", &components.DockerMercureHubArgs{Runtime: rt, CorsOrigins: []string{"http://localhost:8080"}})
 	if err != nil {
-		return rt, PhpEnv{}, err
+		return rt, components.PhpEnv{}, err
 	}
-	return rt, PhpEnv{AppEnv: "dev", Database: db, Cache: cache, Mercure: hub, MercurePublicURL: pulumi.String("http://localhost:8080/.well-known/mercure")}, nil
+	return rt, components.PhpEnv{AppEnv: "dev", Database: db, Cache: cache, Mercure: hub, MercurePublicURL: pulumi.String("http://localhost:8080/.well-known/mercure")}, nil
 }
 
 func TestDockerPhpServiceAndLoadBalancer(t *testing.T) {
 	var url string
-	m := mustRun(t, func(ctx *pulumi.Context) error {
-		rt, env, err := newStack(ctx)
+	m := mustRunComponent(t, func(ctx *pulumi.Context) error {
+		rt, env, err := newDockerComponentStack(ctx)
 		if err != nil {
 			return err
 		}
-		app, err := NewDockerPhpService(ctx, "app", &DockerPhpServiceArgs{Runtime: rt, AppPath: "../app", Dockerfile: "../docker/php/Dockerfile", Env: env})
+		app, err := components.NewDockerPhpService(ctx, "app", &components.DockerPhpServiceArgs{Runtime: rt, AppPath: "app", Dockerfile: "docker/php/Dockerfile", Env: env})
 		if err != nil {
 			return err
 		}
-		lb, err := NewDockerLoadBalancer(ctx, "lb", &DockerLoadBalancerArgs{Runtime: rt, HostPort: 8081, App: app, Mercure: env.Mercure})
+		lb, err := components.NewDockerLoadBalancer(ctx, "lb", &components.DockerLoadBalancerArgs{Runtime: rt, HostPort: 8081, App: app, Mercure: env.Mercure})
 		if err != nil {
 			return err
 		}
@@ -253,13 +258,13 @@ func TestDockerPhpServiceAndLoadBalancer(t *testing.T) {
 	}
 	// The image builds from docker/php, with the app's source as an image of its own.
 	build := inputString(m, "docker:index/image:Image", "app-image", "build")
-	for _, want := range []string{"APP_SOURCE=sudoku-test-app-source:local", "context=../docker/php", "dockerfile=../docker/php/Dockerfile", "target=development"} {
+	for _, want := range []string{"APP_SOURCE=sudoku-test-app-source:local", "context=docker/php", "dockerfile=docker/php/Dockerfile", "target=development"} {
 		if !strings.Contains(build, want) {
 			t.Errorf("app image build lacks %s: %s", want, build)
 		}
 	}
 	source := inputString(m, "docker:index/image:Image", "app-source-image", "build")
-	for _, want := range []string{"context=../app", "dockerfile=../docker/php/source.Dockerfile"} {
+	for _, want := range []string{"context=app", "dockerfile=docker/php/source.Dockerfile"} {
 		if !strings.Contains(source, want) {
 			t.Errorf("app source image build lacks %s: %s", want, source)
 		}
@@ -279,51 +284,51 @@ func TestDockerPhpServiceAndLoadBalancer(t *testing.T) {
 func TestDockerArgsAreValidatedBeforeAnythingIsCreated(t *testing.T) {
 	cases := []struct {
 		name  string
-		build func(ctx *pulumi.Context, rt DockerRuntime, env PhpEnv) error
+		build func(ctx *pulumi.Context, rt components.DockerRuntime, env components.PhpEnv) error
 		want  string
 	}{
-		{"db memory", func(ctx *pulumi.Context, rt DockerRuntime, _ PhpEnv) error {
-			_, err := NewDockerDatabase(ctx, "x", &DockerDatabaseArgs{Runtime: rt, MemoryMb: 128})
+		{"db memory", func(ctx *pulumi.Context, rt components.DockerRuntime, _ components.PhpEnv) error {
+			_, err := components.NewDockerDatabase(ctx, "x", &components.DockerDatabaseArgs{Runtime: rt, MemoryMb: 128})
 			return err
 		}, "database: MemoryMb must be at least 512"},
-		{"db port", func(ctx *pulumi.Context, rt DockerRuntime, _ PhpEnv) error {
-			_, err := NewDockerDatabase(ctx, "x", &DockerDatabaseArgs{Runtime: rt, HostPort: 70000})
+		{"db port", func(ctx *pulumi.Context, rt components.DockerRuntime, _ components.PhpEnv) error {
+			_, err := components.NewDockerDatabase(ctx, "x", &components.DockerDatabaseArgs{Runtime: rt, HostPort: 70000})
 			return err
 		}, "database: HostPort must be 0 (not published)"},
-		{"no network", func(ctx *pulumi.Context, _ DockerRuntime, _ PhpEnv) error {
-			_, err := NewDockerCache(ctx, "x", &DockerCacheArgs{})
+		{"no network", func(ctx *pulumi.Context, _ components.DockerRuntime, _ components.PhpEnv) error {
+			_, err := components.NewDockerCache(ctx, "x", &components.DockerCacheArgs{})
 			return err
 		}, "cache: Runtime.Network must be set"},
-		{"redis maxmemory", func(ctx *pulumi.Context, rt DockerRuntime, _ PhpEnv) error {
-			_, err := NewDockerCache(ctx, "x", &DockerCacheArgs{Runtime: rt, MemoryMb: 100, MaxMemoryMb: 100})
+		{"redis maxmemory", func(ctx *pulumi.Context, rt components.DockerRuntime, _ components.PhpEnv) error {
+			_, err := components.NewDockerCache(ctx, "x", &components.DockerCacheArgs{Runtime: rt, MemoryMb: 100, MaxMemoryMb: 100})
 			return err
 		}, "cache: MemoryMb must be above MaxMemoryMb"},
-		{"cors origin", func(ctx *pulumi.Context, rt DockerRuntime, _ PhpEnv) error {
-			_, err := NewDockerMercureHub(ctx, "x", &DockerMercureHubArgs{Runtime: rt, CorsOrigins: []string{"*"}})
+		{"cors origin", func(ctx *pulumi.Context, rt components.DockerRuntime, _ components.PhpEnv) error {
+			_, err := components.NewDockerMercureHub(ctx, "x", &components.DockerMercureHubArgs{Runtime: rt, CorsOrigins: []string{"*"}})
 			return err
 		}, "mercure: CorsOrigins must be origins like"},
-		{"app path", func(ctx *pulumi.Context, rt DockerRuntime, env PhpEnv) error {
-			_, err := NewDockerPhpService(ctx, "x", &DockerPhpServiceArgs{Runtime: rt, AppPath: "nowhere", Env: env})
+		{"app path", func(ctx *pulumi.Context, rt components.DockerRuntime, env components.PhpEnv) error {
+			_, err := components.NewDockerPhpService(ctx, "x", &components.DockerPhpServiceArgs{Runtime: rt, AppPath: "nowhere", Env: env})
 			return err
 		}, `php: AppPath must be a directory with the app's source, got "nowhere"`},
-		{"xdebug in production", func(ctx *pulumi.Context, rt DockerRuntime, env PhpEnv) error {
-			_, err := NewDockerPhpService(ctx, "x", &DockerPhpServiceArgs{Runtime: rt, AppPath: "../app", Target: "production", XdebugMode: "debug", Env: env})
+		{"xdebug in production", func(ctx *pulumi.Context, rt components.DockerRuntime, env components.PhpEnv) error {
+			_, err := components.NewDockerPhpService(ctx, "x", &components.DockerPhpServiceArgs{Runtime: rt, AppPath: "app", Target: "production", XdebugMode: "debug", Env: env})
 			return err
 		}, "php: XdebugMode must be off for the production target"},
-		{"app env", func(ctx *pulumi.Context, rt DockerRuntime, env PhpEnv) error {
+		{"app env", func(ctx *pulumi.Context, rt components.DockerRuntime, env components.PhpEnv) error {
 			env.AppEnv = "staging"
-			_, err := NewDockerPhpService(ctx, "x", &DockerPhpServiceArgs{Runtime: rt, AppPath: "../app", Env: env})
+			_, err := components.NewDockerPhpService(ctx, "x", &components.DockerPhpServiceArgs{Runtime: rt, AppPath: "app", Env: env})
 			return err
 		}, "php: Env.AppEnv must be dev, test or prod"},
-		{"lb upstreams", func(ctx *pulumi.Context, rt DockerRuntime, _ PhpEnv) error {
-			_, err := NewDockerLoadBalancer(ctx, "x", &DockerLoadBalancerArgs{Runtime: rt})
+		{"lb upstreams", func(ctx *pulumi.Context, rt components.DockerRuntime, _ components.PhpEnv) error {
+			_, err := components.NewDockerLoadBalancer(ctx, "x", &components.DockerLoadBalancerArgs{Runtime: rt})
 			return err
 		}, "loadbalancer: App and Mercure must be set"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m, err := run(t, func(ctx *pulumi.Context) error {
-				rt, env, err := newStack(ctx)
+			m, err := componentRun(t, func(ctx *pulumi.Context) error {
+				rt, env, err := newDockerComponentStack(ctx)
 				if err != nil {
 					return err
 				}
@@ -344,26 +349,26 @@ func TestDockerArgsAreValidatedBeforeAnythingIsCreated(t *testing.T) {
 // Two instances of a component must not collide: every child is named after its component.
 // The same name twice is refused, as the engine refuses a duplicate URN.
 func TestComponentNamesDoNotCollide(t *testing.T) {
-	mustRun(t, func(ctx *pulumi.Context) error {
-		rt, err := runtime(ctx)
+	mustRunComponent(t, func(ctx *pulumi.Context) error {
+		rt, err := dockerRuntime(ctx)
 		if err != nil {
 			return err
 		}
-		if _, err := NewDockerCache(ctx, "sessions", &DockerCacheArgs{Runtime: rt}); err != nil {
+		if _, err := components.NewDockerCache(ctx, "sessions", &components.DockerCacheArgs{Runtime: rt}); err != nil {
 			return err
 		}
-		_, err = NewDockerCache(ctx, "pool", &DockerCacheArgs{Runtime: rt})
+		_, err = components.NewDockerCache(ctx, "pool", &components.DockerCacheArgs{Runtime: rt})
 		return err
 	})
-	_, err := run(t, func(ctx *pulumi.Context) error {
-		rt, err := runtime(ctx)
+	_, err := componentRun(t, func(ctx *pulumi.Context) error {
+		rt, err := dockerRuntime(ctx)
 		if err != nil {
 			return err
 		}
-		if _, err := NewDockerCache(ctx, "twice", &DockerCacheArgs{Runtime: rt}); err != nil {
+		if _, err := components.NewDockerCache(ctx, "twice", &components.DockerCacheArgs{Runtime: rt}); err != nil {
 			return err
 		}
-		_, err = NewDockerCache(ctx, "twice", &DockerCacheArgs{Runtime: rt})
+		_, err = components.NewDockerCache(ctx, "twice", &components.DockerCacheArgs{Runtime: rt})
 		return err
 	})
 	if err == nil || !strings.Contains(err.Error(), "duplicate resource URN") {

@@ -1,13 +1,14 @@
-package components
+//go:build !sudoku_local
+
+package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/sudoku/infra/components"
 	"github.com/sudoku/infra/internal/mocks"
 )
 
@@ -24,7 +25,7 @@ func TestSubnetCIDR(t *testing.T) {
 		{"172.16.0.0/20", 4, 9, "172.16.9.0/24"},
 	}
 	for _, c := range cases {
-		if got, err := SubnetCIDR(c.cidr, c.bits, c.i); err != nil || got != c.want {
+		if got, err := components.SubnetCIDR(c.cidr, c.bits, c.i); err != nil || got != c.want {
 			t.Errorf("SubnetCIDR(%s, %d, %d) = %s, %v; want %s", c.cidr, c.bits, c.i, got, err, c.want)
 		}
 	}
@@ -32,7 +33,7 @@ func TestSubnetCIDR(t *testing.T) {
 		cidr    string
 		bits, i int
 	}{{"10.0.0.0/16", 4, 16}, {"10.0.0.0/30", 4, 0}, {"nope", 4, 0}, {"::/64", 4, 0}} {
-		if _, err := SubnetCIDR(bad.cidr, bad.bits, bad.i); err == nil {
+		if _, err := components.SubnetCIDR(bad.cidr, bad.bits, bad.i); err == nil {
 			t.Errorf("SubnetCIDR(%s, %d, %d) did not fail", bad.cidr, bad.bits, bad.i)
 		}
 	}
@@ -40,12 +41,12 @@ func TestSubnetCIDR(t *testing.T) {
 
 func TestValidFargateSize(t *testing.T) {
 	for _, ok := range [][2]int{{256, 512}, {256, 2048}, {512, 1024}, {512, 4096}, {1024, 8192}, {4096, 30720}, {16384, 122880}} {
-		if !ValidFargateSize(ok[0], ok[1]) {
+		if !components.ValidFargateSize(ok[0], ok[1]) {
 			t.Errorf("%v rejected", ok)
 		}
 	}
 	for _, bad := range [][2]int{{256, 4096}, {512, 512}, {1000, 2048}, {1024, 1024}, {8192, 17000}} {
-		if ValidFargateSize(bad[0], bad[1]) {
+		if components.ValidFargateSize(bad[0], bad[1]) {
 			t.Errorf("%v accepted", bad)
 		}
 	}
@@ -53,14 +54,14 @@ func TestValidFargateSize(t *testing.T) {
 
 func TestSecretValueFrom(t *testing.T) {
 	var whole, key string
-	mustRun(t, func(ctx *pulumi.Context) error {
+	mustRunComponent(t, func(ctx *pulumi.Context) error {
 		arn := pulumi.String("arn:aws:secretsmanager:eu-central-1:1:secret:x-AbCdEf").ToStringOutput()
-		a, err := mocks.Await(ctx, Secret{Arn: arn}.ValueFrom())
+		a, err := mocks.Await(ctx, components.Secret{Arn: arn}.ValueFrom())
 		whole, _ = a.Value.(string)
 		if err != nil {
 			return err
 		}
-		b, err := mocks.Await(ctx, Secret{Arn: arn, Key: "DATABASE_URL"}.ValueFrom())
+		b, err := mocks.Await(ctx, components.Secret{Arn: arn, Key: "DATABASE_URL"}.ValueFrom())
 		key, _ = b.Value.(string)
 		return err
 	})
@@ -69,84 +70,34 @@ func TestSecretValueFrom(t *testing.T) {
 	}
 }
 
-// The image tag follows the build's content: same files, same tag (no push, no new task
-// definition); any change to a file, the Dockerfile or the target, a new tag. Files that
-// .dockerignore excludes do not count.
-func TestContentTag(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, content string) {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("Dockerfile", "FROM scratch\n")
-	write("public/index.php", "<?php echo 1;")
-	write(".dockerignore", "var\n*.log\n")
-	b := imageBuild{context: dir, target: "production"}
-	tag := func() string {
-		t.Helper()
-		s, err := b.contentTag()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	first := tag()
-	if len(first) != 16 || tag() != first {
-		t.Fatalf("tag %q is not stable", first)
-	}
-	write("var/cache/x", "ignored")
-	write("debug.log", "ignored")
-	if tag() != first {
-		t.Error("a file .dockerignore excludes changed the tag")
-	}
-	write("public/index.php", "<?php echo 2;")
-	second := tag()
-	if second == first {
-		t.Error("a changed source file kept the tag")
-	}
-	b.target = "development"
-	if tag() == second {
-		t.Error("another target kept the tag")
-	}
-	write(".dockerignore", "var\n!var/keep\n")
-	if tag() == second {
-		t.Error("with exceptions in .dockerignore, everything must be hashed")
-	}
-}
-
-var testAccount = AwsAccount{ID: pulumi.String("123456789012"), Partition: pulumi.String("aws"), Region: "eu-central-1"}
+// awsTestAccount is the AWS account of the AWS component tests.
+var awsTestAccount = components.AwsAccount{ID: pulumi.String("123456789012"), Partition: pulumi.String("aws"), Region: "eu-central-1"}
 
 // awsRuntime is a network, key, cluster and namespace for component tests.
-func awsRuntime(ctx *pulumi.Context) (AwsRuntime, error) {
+func awsRuntime(ctx *pulumi.Context) (components.AwsRuntime, error) {
 	key := pulumi.String("arn:aws:kms:eu-central-1:123456789012:key/k")
-	n, err := NewAwsNetwork(ctx, "net", &AwsNetworkArgs{AvailabilityZones: []string{"eu-central-1a", "eu-central-1b"}, Account: testAccount, KmsKeyArn: key})
+	n, err := components.NewAwsNetwork(ctx, "net", &components.AwsNetworkArgs{AvailabilityZones: []string{"eu-central-1a", "eu-central-1b"}, Account: awsTestAccount, KmsKeyArn: key})
 	if err != nil {
-		return AwsRuntime{}, err
+		return components.AwsRuntime{}, err
 	}
-	return AwsRuntime{Network: n, Account: testAccount, KmsKeyArn: key, Protect: true}, nil
+	return components.AwsRuntime{Network: n, Account: awsTestAccount, KmsKeyArn: key, Protect: true}, nil
 }
 
 func TestAwsDatabaseAndCacheShapes(t *testing.T) {
 	var dbURL, redisURL string
-	var dbSecret, cacheSecret Secret
+	var dbSecret, cacheSecret components.Secret
 	var dbArn, cacheArn, migratorArn, adminArn string
-	m := mustRun(t, func(ctx *pulumi.Context) error {
+	m := mustRunComponent(t, func(ctx *pulumi.Context) error {
 		rt, err := awsRuntime(ctx)
 		if err != nil {
 			return err
 		}
-		app := rt.Network.SecurityGroupIDs.MapIndex(pulumi.String(TierApp))
-		db, err := NewAwsDatabase(ctx, "db", &AwsDatabaseArgs{Runtime: rt, ClientSecurityGroupID: app, Instances: 3})
+		app := rt.Network.SecurityGroupIDs.MapIndex(pulumi.String(components.TierApp))
+		db, err := components.NewAwsDatabase(ctx, "db", &components.AwsDatabaseArgs{Runtime: rt, ClientSecurityGroupID: app, Instances: 3})
 		if err != nil {
 			return err
 		}
-		cache, err := NewAwsCache(ctx, "cache", &AwsCacheArgs{Runtime: rt, ClientSecurityGroupID: app})
+		cache, err := components.NewAwsCache(ctx, "cache", &components.AwsCacheArgs{Runtime: rt, ClientSecurityGroupID: app})
 		if err != nil {
 			return err
 		}
@@ -199,12 +150,12 @@ func TestAwsDatabaseAndCacheShapes(t *testing.T) {
 // group would fail.
 func TestRedisParameterGroup(t *testing.T) {
 	for version, want := range map[string]string{"6.x": "default.redis6.x", "6.0": "default.redis6.x", "6.2": "default.redis6.x", "7.0": "default.redis7", "7.1": "default.redis7"} {
-		m := mustRun(t, func(ctx *pulumi.Context) error {
+		m := mustRunComponent(t, func(ctx *pulumi.Context) error {
 			rt, err := awsRuntime(ctx)
 			if err != nil {
 				return err
 			}
-			_, err = NewAwsCache(ctx, "cache", &AwsCacheArgs{Runtime: rt, ClientSecurityGroupID: pulumi.String("sg"), EngineVersion: version})
+			_, err = components.NewAwsCache(ctx, "cache", &components.AwsCacheArgs{Runtime: rt, ClientSecurityGroupID: pulumi.String("sg"), EngineVersion: version})
 			return err
 		})
 		group := m.Named("aws:elasticache/replicationGroup:ReplicationGroup", "cache-redis").Inputs["parameterGroupName"].StringValue()
@@ -213,7 +164,7 @@ func TestRedisParameterGroup(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"6", "6.1", "5.0", "7", "8.0", "7.x"} {
-		if f := RedisParameterGroupFamily(bad); f != "" {
+		if f := components.RedisParameterGroupFamily(bad); f != "" {
 			t.Errorf("version %q accepted (family %q)", bad, f)
 		}
 	}
@@ -222,49 +173,49 @@ func TestRedisParameterGroup(t *testing.T) {
 func TestAwsArgsAreValidated(t *testing.T) {
 	cases := []struct {
 		name  string
-		build func(ctx *pulumi.Context, rt AwsRuntime) error
+		build func(ctx *pulumi.Context, rt components.AwsRuntime) error
 		want  string
 	}{
-		{"azs", func(ctx *pulumi.Context, _ AwsRuntime) error {
-			_, err := NewAwsNetwork(ctx, "x", &AwsNetworkArgs{AvailabilityZones: []string{"a"}, Account: testAccount})
+		{"azs", func(ctx *pulumi.Context, _ components.AwsRuntime) error {
+			_, err := components.NewAwsNetwork(ctx, "x", &components.AwsNetworkArgs{AvailabilityZones: []string{"a"}, Account: awsTestAccount})
 			return err
 		}, "network: AvailabilityZones must be 2 to 6 zones"},
-		{"nat", func(ctx *pulumi.Context, _ AwsRuntime) error {
-			_, err := NewAwsNetwork(ctx, "x", &AwsNetworkArgs{AvailabilityZones: []string{"a", "b"}, Account: testAccount, KmsKeyArn: pulumi.String("k"), NatGateways: "many"})
+		{"nat", func(ctx *pulumi.Context, _ components.AwsRuntime) error {
+			_, err := components.NewAwsNetwork(ctx, "x", &components.AwsNetworkArgs{AvailabilityZones: []string{"a", "b"}, Account: awsTestAccount, KmsKeyArn: pulumi.String("k"), NatGateways: "many"})
 			return err
 		}, "network: NatGateways must be one-per-az, single or none"},
-		{"backups", func(ctx *pulumi.Context, rt AwsRuntime) error {
-			_, err := NewAwsDatabase(ctx, "x", &AwsDatabaseArgs{Runtime: rt, ClientSecurityGroupID: pulumi.String("sg"), BackupRetentionDays: 40})
+		{"backups", func(ctx *pulumi.Context, rt components.AwsRuntime) error {
+			_, err := components.NewAwsDatabase(ctx, "x", &components.AwsDatabaseArgs{Runtime: rt, ClientSecurityGroupID: pulumi.String("sg"), BackupRetentionDays: 40})
 			return err
 		}, "database: BackupRetentionDays must be 1 to 35"},
-		{"db client", func(ctx *pulumi.Context, rt AwsRuntime) error {
-			_, err := NewAwsDatabase(ctx, "x", &AwsDatabaseArgs{Runtime: rt})
+		{"db client", func(ctx *pulumi.Context, rt components.AwsRuntime) error {
+			_, err := components.NewAwsDatabase(ctx, "x", &components.AwsDatabaseArgs{Runtime: rt})
 			return err
 		}, "database: ClientSecurityGroupID must be set"},
-		{"redis version", func(ctx *pulumi.Context, rt AwsRuntime) error {
-			_, err := NewAwsCache(ctx, "x", &AwsCacheArgs{Runtime: rt, ClientSecurityGroupID: pulumi.String("sg"), EngineVersion: "5.0.6"})
+		{"redis version", func(ctx *pulumi.Context, rt components.AwsRuntime) error {
+			_, err := components.NewAwsCache(ctx, "x", &components.AwsCacheArgs{Runtime: rt, ClientSecurityGroupID: pulumi.String("sg"), EngineVersion: "5.0.6"})
 			return err
 		}, "cache: EngineVersion must be a Redis OSS version ElastiCache offers"},
-		{"hub needs a cluster", func(ctx *pulumi.Context, rt AwsRuntime) error {
-			_, err := NewAwsMercureHub(ctx, "x", &AwsMercureHubArgs{Runtime: rt, CorsOrigins: pulumi.StringArray{}, TargetGroupArn: pulumi.String("tg")})
+		{"hub needs a cluster", func(ctx *pulumi.Context, rt components.AwsRuntime) error {
+			_, err := components.NewAwsMercureHub(ctx, "x", &components.AwsMercureHubArgs{Runtime: rt, CorsOrigins: pulumi.StringArray{}, TargetGroupArn: pulumi.String("tg")})
 			return err
 		}, "mercure: Runtime.Cluster, Runtime.Namespace and Runtime.CapacityProviders must be set"},
-		{"idle timeout", func(ctx *pulumi.Context, rt AwsRuntime) error {
-			_, err := NewAwsLoadBalancer(ctx, "x", &AwsLoadBalancerArgs{Runtime: rt, IdleTimeout: 30})
+		{"idle timeout", func(ctx *pulumi.Context, rt components.AwsRuntime) error {
+			_, err := components.NewAwsLoadBalancer(ctx, "x", &components.AwsLoadBalancerArgs{Runtime: rt, IdleTimeout: 30})
 			return err
 		}, "loadbalancer: IdleTimeout must be above the hub's 40 s heartbeat"},
-		{"domain without zone", func(ctx *pulumi.Context, rt AwsRuntime) error {
-			_, err := NewAwsLoadBalancer(ctx, "x", &AwsLoadBalancerArgs{Runtime: rt, DomainName: "a.example.com"})
+		{"domain without zone", func(ctx *pulumi.Context, rt components.AwsRuntime) error {
+			_, err := components.NewAwsLoadBalancer(ctx, "x", &components.AwsLoadBalancerArgs{Runtime: rt, DomainName: "a.example.com"})
 			return err
 		}, "loadbalancer: HostedZoneID must be set"},
-		{"no network", func(ctx *pulumi.Context, _ AwsRuntime) error {
-			_, err := NewAwsCache(ctx, "x", &AwsCacheArgs{})
+		{"no network", func(ctx *pulumi.Context, _ components.AwsRuntime) error {
+			_, err := components.NewAwsCache(ctx, "x", &components.AwsCacheArgs{})
 			return err
 		}, "cache: Runtime.Network must be an AWS network"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m, err := run(t, func(ctx *pulumi.Context) error {
+			m, err := componentRun(t, func(ctx *pulumi.Context) error {
 				rt, err := awsRuntime(ctx)
 				if err != nil {
 					return err
