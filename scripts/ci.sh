@@ -213,10 +213,20 @@ ecr_ref() {
 # media type as JSON, or nothing when the repository has no such image (imageTag=T or
 # imageDigest=D). BatchGetImage is all it needs: what an account that may only pull has.
 ecr_image() {
+	ecr_get "$@" '.images[0] // empty | {digest: .imageId.imageDigest, manifest: .imageManifest, mediaType: .imageManifestMediaType}'
+}
+
+# ecr_digest REGISTRY REGION REPOSITORY IMAGE-ID: the image's digest, or nothing.
+ecr_digest() {
+	ecr_get "$@" '.images[0].imageId.imageDigest // empty'
+}
+
+# ecr_get REGISTRY REGION REPOSITORY IMAGE-ID FILTER: BatchGetImage's answer, through jq's FILTER.
+ecr_get() {
 	aws ecr batch-get-image --registry-id "$1" --region "$2" --repository-name "$3" --image-ids "$4" \
 		--accepted-media-types application/vnd.docker.distribution.manifest.v2+json application/vnd.oci.image.manifest.v1+json \
 		application/vnd.docker.distribution.manifest.list.v2+json application/vnd.oci.image.index.v1+json \
-		--output json | jq -c '.images[0] // empty | {digest: .imageId.imageDigest, manifest: .imageManifest, mediaType: .imageManifestMediaType}'
+		--output json | jq -c -r "$5"
 }
 
 # record_deployment tags the images staging runs deployed-<commit>, once the deployment of
@@ -229,11 +239,11 @@ record_deployment() {
 	need aws "It is on GitHub's runners; elsewhere see https://aws.amazon.com/cli/."
 	need jq "It is on GitHub's runners; elsewhere install jq."
 	: "${GITHUB_SHA:?GITHUB_SHA is not set}"
-	local refs name have image tag="deployed-$GITHUB_SHA"
+	local refs name ref have image tag="deployed-$GITHUB_SHA"
 	refs=$(pulumi stack output imageRefs --stack "$stack" --json)
-	for name in $(jq -r 'keys[]' <<<"$refs"); do
-		ecr_ref "$(jq -r --arg n "$name" '.[$n]' <<<"$refs")"
-		have=$(ecr_image "$ref_registry" "$ref_region" "$ref_repository" "imageTag=$tag" | jq -r '.digest // empty')
+	while read -r -u 3 name ref; do
+		ecr_ref "$ref"
+		have=$(ecr_digest "$ref_registry" "$ref_region" "$ref_repository" "imageTag=$tag")
 		if [ "$have" = "$ref_digest" ]; then
 			echo "$ref_repository@$ref_digest is already $tag."
 			continue
@@ -246,7 +256,7 @@ record_deployment() {
 			--image-tag "$tag" --image-manifest "$(jq -r .manifest <<<"$image")" \
 			--image-manifest-media-type "$(jq -r .mediaType <<<"$image")" >/dev/null
 		echo "Tagged $ref_repository@$ref_digest $tag."
-	done
+	done 3< <(jq -r 'to_entries[] | "\(.key) \(.value)"' <<<"$refs")
 }
 
 # promote sets production's images: those staging deployed for this commit (the images tagged
@@ -291,7 +301,7 @@ $placeholders"
 		for component in app mercure; do
 			# The repositories the program names sudoku-<stack>-<component> (components/ecr.go).
 			repo="$project-${staging##*/}-$component"
-			digest=$(ecr_image "$account" "$region" "$repo" "imageTag=deployed-$GITHUB_SHA" | jq -r '.digest // empty')
+			digest=$(ecr_digest "$account" "$region" "$repo" "imageTag=deployed-$GITHUB_SHA")
 			[ -n "$digest" ] ||
 				die "staging has not deployed $GITHUB_SHA: $registry/$repo has no image tagged deployed-$GITHUB_SHA (each staging deployment tags what it deployed once ECS runs it; a deployment that failed its check, or a push that a newer one replaced in the queue, tags nothing): release a commit that staging deployed"
 			printf -v "$component" '%s/%s@%s' "$registry" "$repo" "$digest"
