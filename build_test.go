@@ -104,3 +104,29 @@ func TestLocalCommandsBuildForLocalStacksOnly(t *testing.T) {
 		}
 	}
 }
+
+// Only the root package's test binary links the pulumi-aws SDK: linking it costs about 4
+// CPU-seconds on 2 cores, and a warm go test ./... is mostly that link (docs/testing.md, Speed).
+// A test file in components/, or a test elsewhere that imports the program's AWS side, would
+// add a second such link to every run.
+func TestOneTestBinaryLinksTheAWSSDK(t *testing.T) {
+	t.Parallel()
+	out := goList(t, "-test", "-f", `{{if eq .Name "main"}}{{.ImportPath}}{{range .Deps}} {{.}}{{end}}{{"\n"}}{{end}}`, "./...")
+	var binaries, withAWS []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || !strings.HasSuffix(fields[0], ".test") {
+			continue // a command, not a test binary
+		}
+		binaries = append(binaries, fields[0])
+		for _, dep := range fields[1:] {
+			if strings.HasPrefix(dep, "github.com/pulumi/pulumi-aws/") {
+				withAWS = append(withAWS, fields[0])
+				break
+			}
+		}
+	}
+	if len(binaries) < 2 || len(withAWS) != 1 || withAWS[0] != "github.com/sudoku/infra.test" {
+		t.Errorf("the test binaries that link pulumi-aws are %v (of %v); want only the root package's, github.com/sudoku/infra.test", withAWS, binaries)
+	}
+}
