@@ -13,6 +13,7 @@ import (
 )
 
 func TestSubnetCIDR(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		cidr    string
 		bits, i int
@@ -40,6 +41,7 @@ func TestSubnetCIDR(t *testing.T) {
 }
 
 func TestValidFargateSize(t *testing.T) {
+	t.Parallel()
 	for _, ok := range [][2]int{{256, 512}, {256, 2048}, {512, 1024}, {512, 4096}, {1024, 8192}, {4096, 30720}, {16384, 122880}} {
 		if !components.ValidFargateSize(ok[0], ok[1]) {
 			t.Errorf("%v rejected", ok)
@@ -53,6 +55,7 @@ func TestValidFargateSize(t *testing.T) {
 }
 
 func TestSecretValueFrom(t *testing.T) {
+	t.Parallel()
 	var whole, key string
 	mustRunComponent(t, func(ctx *pulumi.Context) error {
 		arn := pulumi.String("arn:aws:secretsmanager:eu-central-1:1:secret:x-AbCdEf").ToStringOutput()
@@ -84,6 +87,7 @@ func awsRuntime(ctx *pulumi.Context) (components.AwsRuntime, error) {
 }
 
 func TestAwsDatabaseAndCacheShapes(t *testing.T) {
+	t.Parallel()
 	var dbURL, redisURL string
 	var dbSecret, cacheSecret components.Secret
 	var dbArn, cacheArn, migratorArn, adminArn string
@@ -149,6 +153,7 @@ func TestAwsDatabaseAndCacheShapes(t *testing.T) {
 // named after the major alone (default.redis6) does not exist, and creating the replication
 // group would fail.
 func TestRedisParameterGroup(t *testing.T) {
+	t.Parallel()
 	for version, want := range map[string]string{"6.x": "default.redis6.x", "6.0": "default.redis6.x", "6.2": "default.redis6.x", "7.0": "default.redis7", "7.1": "default.redis7"} {
 		m := mustRunComponent(t, func(ctx *pulumi.Context) error {
 			rt, err := awsRuntime(ctx)
@@ -171,6 +176,7 @@ func TestRedisParameterGroup(t *testing.T) {
 }
 
 func TestAwsArgsAreValidated(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		build func(ctx *pulumi.Context, rt components.AwsRuntime) error

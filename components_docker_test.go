@@ -82,6 +82,7 @@ func inputString(m *mocks.Monitor, typ, name, key string) string {
 }
 
 func TestDockerDatabase(t *testing.T) {
+	t.Parallel()
 	var password, url string
 	m := mustRunComponent(t, func(ctx *pulumi.Context) error {
 		rt, err := dockerRuntime(ctx)
@@ -135,6 +136,7 @@ func TestDockerDatabase(t *testing.T) {
 }
 
 func TestDockerCache(t *testing.T) {
+	t.Parallel()
 	var password, url string
 	m := mustRunComponent(t, func(ctx *pulumi.Context) error {
 		rt, err := dockerRuntime(ctx)
@@ -165,6 +167,7 @@ func TestDockerCache(t *testing.T) {
 }
 
 func TestDockerMercureHub(t *testing.T) {
+	t.Parallel()
 	var internal string
 	m := mustRunComponent(t, func(ctx *pulumi.Context) error {
 		rt, err := dockerRuntime(ctx)
@@ -222,6 +225,7 @@ func newDockerComponentStack(ctx *pulumi.Context) (components.DockerRuntime, com
 }
 
 func TestDockerPhpServiceAndLoadBalancer(t *testing.T) {
+	t.Parallel()
 	var url string
 	m := mustRunComponent(t, func(ctx *pulumi.Context) error {
 		rt, env, err := newDockerComponentStack(ctx)
@@ -282,6 +286,7 @@ func TestDockerPhpServiceAndLoadBalancer(t *testing.T) {
 }
 
 func TestDockerArgsAreValidatedBeforeAnythingIsCreated(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		build func(ctx *pulumi.Context, rt components.DockerRuntime, env components.PhpEnv) error
@@ -349,6 +354,7 @@ func TestDockerArgsAreValidatedBeforeAnythingIsCreated(t *testing.T) {
 // Two instances of a component must not collide: every child is named after its component.
 // The same name twice is refused, as the engine refuses a duplicate URN.
 func TestComponentNamesDoNotCollide(t *testing.T) {
+	t.Parallel()
 	mustRunComponent(t, func(ctx *pulumi.Context) error {
 		rt, err := dockerRuntime(ctx)
 		if err != nil {
