@@ -355,28 +355,21 @@ func TestDockerArgsAreValidatedBeforeAnythingIsCreated(t *testing.T) {
 // The same name twice is refused, as the engine refuses a duplicate URN.
 func TestComponentNamesDoNotCollide(t *testing.T) {
 	t.Parallel()
-	mustRunComponent(t, func(ctx *pulumi.Context) error {
-		rt, err := dockerRuntime(ctx)
-		if err != nil {
+	twoCaches := func(first, second string) func(ctx *pulumi.Context) error {
+		return func(ctx *pulumi.Context) error {
+			rt, err := dockerRuntime(ctx)
+			if err != nil {
+				return err
+			}
+			if _, err := components.NewDockerCache(ctx, first, &components.DockerCacheArgs{Runtime: rt}); err != nil {
+				return err
+			}
+			_, err = components.NewDockerCache(ctx, second, &components.DockerCacheArgs{Runtime: rt})
 			return err
 		}
-		if _, err := components.NewDockerCache(ctx, "sessions", &components.DockerCacheArgs{Runtime: rt}); err != nil {
-			return err
-		}
-		_, err = components.NewDockerCache(ctx, "pool", &components.DockerCacheArgs{Runtime: rt})
-		return err
-	})
-	_, err := componentRun(t, func(ctx *pulumi.Context) error {
-		rt, err := dockerRuntime(ctx)
-		if err != nil {
-			return err
-		}
-		if _, err := components.NewDockerCache(ctx, "twice", &components.DockerCacheArgs{Runtime: rt}); err != nil {
-			return err
-		}
-		_, err = components.NewDockerCache(ctx, "twice", &components.DockerCacheArgs{Runtime: rt})
-		return err
-	})
+	}
+	mustRunComponent(t, twoCaches("sessions", "pool"))
+	_, err := componentRun(t, twoCaches("twice", "twice"))
 	if err == nil || !strings.Contains(err.Error(), "duplicate resource URN") {
 		t.Errorf("a duplicate component name was accepted: %v", err)
 	}
